@@ -1,0 +1,215 @@
+#include "arch/sim/sim_machine.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "kernel/irq/irq.h"
+#include "kernel/kernel.h"
+
+namespace kp {
+
+void tick_setup_sched_timer(percpu& pc);
+
+namespace {
+
+// Bits of sim_cpu::pending_vectors, highest delivery priority first (x86
+// delivers the highest vector first).
+constexpr irq_vector vector_order[] = {irq_vector::reschedule, irq_vector::call_function,
+                                       irq_vector::call_function_single, irq_vector::local_timer};
+
+std::uint32_t vector_bit(irq_vector v) {
+    for (std::uint32_t i = 0; i < 4; ++i)
+        if (vector_order[i] == v) return 1u << i;
+    return 0;
+}
+
+}  // namespace
+
+bool sim_machine::later::operator()(const event& a, const event& b) const {
+    if (a.time != b.time) return a.time > b.time;
+    if (a.rank != b.rank) return a.rank > b.rank;
+    if (a.cpu != b.cpu) return a.cpu > b.cpu;
+    return a.seq > b.seq;
+}
+
+sim_machine::sim_machine(const kernel_config& cfg) : ipi_latency_(cfg.costs.ipi_latency) {
+    kernel_ = std::make_unique<kernel>(cfg, *this);
+    cpus_.resize(static_cast<std::size_t>(cfg.nr_cpus));
+    stack_context_of_this_thread(loop_ctx_);
+}
+
+sim_machine::~sim_machine() = default;
+
+void sim_machine::post(nsec_t time, int cpu, ev_kind kind, std::uint64_t arg) {
+    const std::uint8_t rank = kind == ev_kind::resume ? 0 : 1;
+    queue_.push_back({time, rank, cpu, seq_++, kind, arg});
+    std::push_heap(queue_.begin(), queue_.end(), later{});
+}
+
+void sim_machine::raise_irq(nsec_t at, int cpu, int irq) {
+    assert(cpu >= 0 && cpu < kernel_->nr_cpus() && at >= now_);
+    post(at, cpu, ev_kind::device, static_cast<std::uint64_t>(irq));
+}
+
+void sim_machine::set_next_event(int cpu, nsec_t expires) {
+    sim_cpu& c = cpus_[static_cast<std::size_t>(cpu)];
+    ++c.timer_gen;
+    if (expires != KTIME_MAX) post(std::max(expires, now_), cpu, ev_kind::timer, c.timer_gen);
+}
+
+void sim_machine::send_ipi(int cpu, irq_vector v) {
+    post(now_ + ipi_latency_, cpu, ev_kind::ipi, static_cast<std::uint64_t>(v));
+}
+
+void sim_machine::boot() {
+    booted_ = true;
+    for (int cpu = 0; cpu < kernel_->nr_cpus(); ++cpu) {
+        tick_setup_sched_timer(kernel_->cpu(cpu));
+        post(now_, cpu, ev_kind::resume, ++cpus_[static_cast<std::size_t>(cpu)].gen);
+    }
+}
+
+sim_machine::stop_reason sim_machine::run(nsec_t limit) {
+    if (!booted_) boot();
+    while (!queue_.empty()) {
+        if (kernel_->nr_live_tasks() == 0) return stop_reason::all_exited;
+        if (queue_.front().time > limit) {
+            now_ = std::max(now_, limit);
+            return stop_reason::time_limit;
+        }
+        std::pop_heap(queue_.begin(), queue_.end(), later{});
+        const event ev = queue_.back();
+        queue_.pop_back();
+        now_ = ev.time;
+        ++events_;
+        handle(ev);
+    }
+    return kernel_->nr_live_tasks() == 0 ? stop_reason::all_exited : stop_reason::no_events;
+}
+
+void sim_machine::handle(const event& ev) {
+    sim_cpu& c = cpus_[static_cast<std::size_t>(ev.cpu)];
+    switch (ev.kind) {
+    case ev_kind::resume:
+        if (ev.arg == c.gen) enter_cpu(ev.cpu);
+        return;
+    case ev_kind::timer:
+        if (ev.arg != c.timer_gen) return;
+        c.pending_vectors |= vector_bit(irq_vector::local_timer);
+        break;
+    case ev_kind::ipi:
+        c.pending_vectors |= vector_bit(static_cast<irq_vector>(ev.arg));
+        break;
+    case ev_kind::device: {
+        const int line = static_cast<int>(ev.arg);
+        auto it = std::lower_bound(c.pending_lines.begin(), c.pending_lines.end(), line);
+        if (it == c.pending_lines.end() || *it != line) c.pending_lines.insert(it, line);
+        break;
+    }
+    }
+    try_deliver(ev.cpu);
+}
+
+// An interrupt is taken now if the CPU waits idle, or works or spins with
+// interrupts on. Otherwise it stays pending until they are enabled.
+void sim_machine::try_deliver(int cpu) {
+    sim_cpu& c = cpus_[static_cast<std::size_t>(cpu)];
+    const bool masked = kernel_->cpu(cpu).irqs_off.load(std::memory_order_relaxed);
+    const bool takes = c.state == cpu_state::idle ||
+                       ((c.state == cpu_state::burning || c.state == cpu_state::spinning) && !masked);
+    if (!takes) return;
+    ++c.gen;  // cancels the resume event of the interrupted work
+    enter_cpu(cpu);
+}
+
+void sim_machine::enter_cpu(int cpu) {
+    percpu& pc = kernel_->cpu(cpu);
+    this_cpu_ptr = &pc;
+    sim_cpu& c = cpus_[static_cast<std::size_t>(cpu)];
+    if (c.state == cpu_state::spinning) --spinning_;
+    c.state = cpu_state::running;
+    stack_switch(loop_ctx_, pc.runqueue.curr->ctx);
+    this_cpu_ptr = nullptr;
+}
+
+void sim_machine::park(cpu_state state) {
+    percpu& pc = *this_cpu_ptr;
+    cpus_[static_cast<std::size_t>(pc.cpu)].state = state;
+    if (state == cpu_state::spinning) ++spinning_;
+    stack_switch(pc.runqueue.curr->ctx, loop_ctx_);
+    // The loop re-entered this CPU (this_cpu_ptr is set again).
+}
+
+sim_machine::sim_cpu& sim_machine::here() { return cpus_[static_cast<std::size_t>(this_cpu_ptr->cpu)]; }
+
+bool sim_machine::has_pending(const sim_cpu& c) const { return c.pending_vectors != 0 || !c.pending_lines.empty(); }
+
+// Take pending interrupts one at a time while interrupts are on. A handler
+// may switch away (preemption at irq exit); when this task comes back it may
+// be on another CPU, so the CPU is looked up afresh each time.
+void sim_machine::deliver_pending() {
+    while (!this_cpu_ptr->irqs_off.load(std::memory_order_relaxed) && has_pending(here())) {
+        sim_cpu& c = here();
+        irq_source src;
+        if (c.pending_vectors) {
+            for (std::uint32_t i = 0; i < 4; ++i) {
+                if (c.pending_vectors & (1u << i)) {
+                    c.pending_vectors &= ~(1u << i);
+                    src.vector = vector_order[i];
+                    break;
+                }
+            }
+        } else {
+            src.irq = c.pending_lines.front();
+            c.pending_lines.erase(c.pending_lines.begin());
+        }
+        this_cpu_ptr->irqs_off.store(true, std::memory_order_relaxed);  // the CPU masks on entry
+        handle_arch_irq(src);
+        this_cpu_ptr->irqs_off.store(false, std::memory_order_relaxed);  // iret restores IF
+    }
+}
+
+void sim_machine::burn(nsec_t ns) {
+    nsec_t remaining = ns;
+    while (remaining > 0) {
+        if (!this_cpu_ptr->irqs_off.load(std::memory_order_relaxed) && has_pending(here())) {
+            deliver_pending();
+            continue;
+        }
+        const nsec_t start = now_;
+        sim_cpu& c = here();
+        post(start + remaining, this_cpu_ptr->cpu, ev_kind::resume, ++c.gen);
+        park(cpu_state::burning);
+        remaining -= now_ - start;
+    }
+}
+
+void sim_machine::cpu_idle() {
+    this_cpu_ptr->irqs_off.store(false, std::memory_order_relaxed);
+    if (!has_pending(here())) park(cpu_state::idle);
+    deliver_pending();
+}
+
+void sim_machine::replay_masked_irqs() {
+    if (this_cpu_ptr && has_pending(here())) deliver_pending();
+}
+
+void sim_machine::cpu_wait_event() {
+    // Park until another CPU releases something (sev) or an interrupt comes.
+    park(cpu_state::spinning);
+    deliver_pending();
+}
+
+void sim_machine::cpu_send_event() {
+    if (spinning_ == 0) return;
+    for (int cpu = 0; cpu < static_cast<int>(cpus_.size()); ++cpu) {
+        sim_cpu& c = cpus_[static_cast<std::size_t>(cpu)];
+        if (c.state == cpu_state::spinning) post(now_, cpu, ev_kind::resume, ++c.gen);
+    }
+}
+
+void sim_machine::switch_to(task_struct& prev, task_struct& next, bool prev_dies) {
+    stack_switch(prev.ctx, next.ctx, prev_dies ? switch_kind::from_dies : switch_kind::keep_from);
+}
+
+}  // namespace kp

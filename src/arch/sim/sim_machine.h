@@ -1,0 +1,106 @@
+// The simulated machine: N virtual CPUs on one host thread, a virtual
+// nanosecond clock and one event queue.
+//
+// Tasks are user-level threads with real stacks. Exactly one CPU runs at a
+// time; it runs until its current task does CPU work (burn), waits idle or
+// spins, which parks the CPU and returns to the event loop. The loop then
+// takes the earliest event: a CPU whose work is done resumes; an interrupt
+// is delivered at its exact instant inside the interrupted burn, on the
+// interrupted stack, and the rest of the work continues afterwards (or later,
+// if the task was preempted).
+//
+// Deterministic tie-break, for events at the same instant:
+//   1. a CPU finishing work (or resuming from a spin) before any interrupt,
+//   2. then lower CPU number first,
+//   3. then the order in which events were posted.
+// Nothing else decides the order: no wall clock, no hashing, no threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "arch/arch.h"
+#include "arch/stack.h"
+#include "kpreempt/config.h"
+
+namespace kp {
+
+class kernel;
+
+class sim_machine final : public arch_machine {
+public:
+    explicit sim_machine(const kernel_config& cfg);
+    ~sim_machine() override;
+    sim_machine(const sim_machine&) = delete;
+    sim_machine& operator=(const sim_machine&) = delete;
+
+    kernel& kern() { return *kernel_; }
+
+    // Post a device interrupt on `cpu` at virtual time `at`.
+    void raise_irq(nsec_t at, int cpu, int irq);
+
+    enum class stop_reason { all_exited, time_limit, no_events };
+    // Run until every task created by kernel_clone has exited, or the clock
+    // would pass `limit`.
+    stop_reason run(nsec_t limit);
+    std::uint64_t events_processed() const { return events_; }
+
+    // arch_machine
+    nsec_t now() const override { return now_; }
+    void set_next_event(int cpu, nsec_t expires) override;
+    void send_ipi(int cpu, irq_vector v) override;
+    void burn(nsec_t ns) override;
+    void cpu_idle() override;
+    void replay_masked_irqs() override;
+    void cpu_wait_event() override;
+    void cpu_send_event() override;
+    void switch_to(task_struct& prev, task_struct& next, bool prev_dies) override;
+
+private:
+    enum class cpu_state : std::uint8_t { running, burning, idle, spinning };
+    enum class ev_kind : std::uint8_t { resume, timer, ipi, device };
+
+    struct sim_cpu {
+        cpu_state state = cpu_state::running;
+        std::uint64_t gen = 0;        // invalidates stale resume events
+        std::uint64_t timer_gen = 0;  // invalidates a re-programmed clockevent
+        std::uint32_t pending_vectors = 0;  // system vectors, bit per irq_vector slot
+        std::vector<int> pending_lines;     // device lines, sorted
+    };
+
+    struct event {
+        nsec_t time;
+        std::uint8_t rank;  // 0: resume, 1: interrupt
+        int cpu;
+        std::uint64_t seq;
+        ev_kind kind;
+        std::uint64_t arg;
+    };
+    struct later {
+        bool operator()(const event& a, const event& b) const;
+    };
+
+    void post(nsec_t time, int cpu, ev_kind kind, std::uint64_t arg);
+    void boot();
+    void handle(const event& ev);
+    void try_deliver(int cpu);
+    void enter_cpu(int cpu);
+    void park(cpu_state state);
+    bool has_pending(const sim_cpu& c) const;
+    void deliver_pending();
+    sim_cpu& here();
+
+    std::unique_ptr<kernel> kernel_;
+    std::vector<sim_cpu> cpus_;
+    std::vector<event> queue_;  // a binary heap ordered by `later`
+    std::uint64_t seq_ = 0;
+    std::uint64_t events_ = 0;
+    nsec_t now_ = 0;
+    nsec_t ipi_latency_ = 0;
+    int spinning_ = 0;
+    bool booted_ = false;
+    stack_context loop_ctx_;
+};
+
+}  // namespace kp

@@ -1,0 +1,91 @@
+#include "kernel/entry/entry.h"
+
+#include <cassert>
+
+#include "kernel/preempt/preempt.h"
+#include "kernel/sched/core.h"
+#include "kernel/sched/cputime.h"
+
+namespace kp {
+
+namespace {
+
+// exit_to_user_mode_loop: the return-to-user preemption point, live in
+// every model (both NEED_RESCHED bits count here). Called irqs off.
+void exit_to_user_mode_prepare() {
+    task_struct* t = &current();
+    while (t->test_tif(TIF_NEED_RESCHED) || t->test_tif(TIF_NEED_RESCHED_LAZY)) {
+        local_irq_enable();
+        schedule_point(preempt_point::return_to_user);
+        local_irq_disable();
+        t = &current();
+    }
+}
+
+void enter_kernel_mode(task_struct& t) {
+    t.in_kernel_mode = true;
+    account_set(this_cpu(), cpu_bucket::system);
+}
+
+void exit_to_user_mode(task_struct& t) {
+    t.in_kernel_mode = false;
+    account_set(this_cpu(), cpu_bucket::user);
+}
+
+}  // namespace
+
+void syscall_enter_from_user_mode() { enter_kernel_mode(current()); }
+
+void syscall_exit_to_user_mode() {
+    local_irq_disable();
+    exit_to_user_mode_prepare();
+    exit_to_user_mode(current());
+    local_irq_enable();
+}
+
+syscall_section::syscall_section() : entered_(!current().is_kthread() && !current().in_kernel_mode) {
+    if (entered_) syscall_enter_from_user_mode();
+}
+
+syscall_section::~syscall_section() {
+    if (entered_) syscall_exit_to_user_mode();
+}
+
+irqentry_state irqentry_enter() {
+    task_struct& t = current();
+    irqentry_state state;
+    // From user mode: the task is not in kernel mode and no interrupt is
+    // already being handled on this CPU.
+    state.from_user = !t.in_kernel_mode && !t.is_kthread() && !t.is_idle() && !in_interrupt();
+    if (state.from_user) t.in_kernel_mode = true;
+    return state;
+}
+
+// The preemption decision of an interrupt return (irqentry_exit). Called
+// with irqs off; the interrupted context had them on (else no delivery).
+void irqentry_exit(irqentry_state state) {
+    assert(irqs_disabled());
+    if (state.from_user) {
+        exit_to_user_mode_prepare();
+        exit_to_user_mode(current());
+        return;
+    }
+    if (!this_kernel().dyn.irqentry_exit_cond_resched) return;  // NONE, VOLUNTARY
+    // raw_irqentry_exit_cond_resched
+    if (preempt_count() == 0 && need_resched()) preempt_schedule_irq();
+}
+
+void irq_enter_rcu() {
+    percpu& pc = this_cpu();
+    preempt_count_add(HARDIRQ_OFFSET);
+    if (pc.k->config().costs.irq_entry > 0) pc.k->arch().burn(pc.k->config().costs.irq_entry);
+}
+
+void irq_exit_rcu() {
+    percpu& pc = this_cpu();
+    if (pc.k->config().costs.irq_exit > 0) pc.k->arch().burn(pc.k->config().costs.irq_exit);
+    preempt_count_sub(HARDIRQ_OFFSET);
+    // Softirqs would run here when !in_interrupt() (the interrupts issue).
+}
+
+}  // namespace kp

@@ -1,0 +1,126 @@
+#include "kernel/fork.h"
+
+#include <exception>
+
+#include "kernel/debug/debug.h"
+#include "kernel/entry/entry.h"
+#include "kernel/preempt/preempt.h"
+#include "kernel/sched/core.h"
+#include "kernel/sched/cputime.h"
+
+namespace kp {
+
+[[noreturn]] void cpu_idle_loop();
+
+namespace {
+
+// First code of every task: finish the switch that brought us here, return
+// to user mode (ret_from_fork), run the body, exit.
+void task_entry(void* arg) {
+    stack_first_entry();
+    auto& self = *static_cast<task_struct*>(arg);
+    schedule_tail(this_rq().switch_prev);
+    account_set(this_cpu(), task_bucket(self));
+    if (!self.is_kthread()) syscall_exit_to_user_mode();
+    try {
+        self.body();
+    } catch (const std::exception& e) {
+        printk(log_level::err, "kpreempt: task %s[%d] ended by an uncaught exception: %s", self.comm.c_str(),
+               self.pid, e.what());
+    } catch (...) {
+        printk(log_level::err, "kpreempt: task %s[%d] ended by an uncaught exception", self.comm.c_str(),
+               self.pid);
+    }
+    do_exit();
+}
+
+void idle_entry(void* /*arg*/) {
+    stack_first_entry();
+    local_irq_enable();
+    cpu_idle_loop();
+}
+
+}  // namespace
+
+void sched_set_normal(task_struct& p, int nice) {
+    p.policy = sched_policy::normal;
+    p.static_prio = nice_to_prio(nice);
+    p.normal_prio = p.prio = p.static_prio;
+    p.rt_priority = 0;
+    p.se.weight = sched_prio_to_weight(nice);
+    p.sched_class = &fair_sched_class;
+}
+
+void sched_set_rt(task_struct& p, sched_policy policy, int rt_priority) {
+    p.policy = policy;
+    p.rt_priority = rt_priority;
+    p.normal_prio = p.prio = MAX_RT_PRIO - 1 - rt_priority;
+    p.sched_class = &rt_sched_class;
+}
+
+task_struct& kernel_clone(kernel& k, const task_params& params, std::function<void()> body) {
+    task_struct& p = k.alloc_task(params.name);
+    k.task_created();
+    p.body = std::move(body);
+    if (params.kthread) p.flags |= PF_KTHREAD;
+    p.in_kernel_mode = true;  // a new task starts in the kernel (ret_from_fork)
+    if (params.policy == sched_policy::fifo || params.policy == sched_policy::rr)
+        sched_set_rt(p, params.policy, params.rt_priority);
+    else sched_set_normal(p, params.nice);
+    if (params.policy == sched_policy::batch || params.policy == sched_policy::idle) p.policy = params.policy;
+    p.cpus_mask = params.affinity.none() ? cpumask{} : params.affinity;
+    if (params.affinity.none())
+        for (int c = 0; c < k.nr_cpus(); ++c) p.cpus_mask.set(static_cast<std::size_t>(c));
+    p.nr_cpus_allowed = static_cast<int>(p.cpus_mask.count());
+    p.cpu = p.wake_cpu = params.cpu;
+    if (!params.kthread) p.mm = &k.alloc_mm(params.name);
+    p.sched_class->task_fork(p);
+    p.stack = std::make_unique<task_stack>(k.config().stack_size);
+    stack_init(p.ctx, *p.stack, task_entry, &p);
+    return p;
+}
+
+void leave_stopped(task_struct& p) { p.__state.store(TASK_UNINTERRUPTIBLE, std::memory_order_relaxed); }
+
+task_struct& fork_idle(kernel& k, int cpu) {
+    task_struct& p = k.alloc_task("swapper/" + std::to_string(cpu));
+    p.flags |= PF_IDLE | PF_KTHREAD;
+    p.in_kernel_mode = true;
+    p.policy = sched_policy::idle;
+    p.prio = p.static_prio = p.normal_prio = MAX_PRIO;
+    p.sched_class = &idle_sched_class;
+    p.cpu = cpu;
+    p.cpus_mask.set(static_cast<std::size_t>(cpu));
+    p.nr_cpus_allowed = 1;
+    p.active_mm = &k.init_mm;
+    p.__state.store(TASK_RUNNING);
+    p.on_cpu.store(1);
+    p.stack = std::make_unique<task_stack>(k.config().stack_size);
+    stack_init(p.ctx, *p.stack, idle_entry, &p);
+    return p;
+}
+
+void do_exit() {
+    task_struct& t = current();
+    if (!t.in_kernel_mode) syscall_enter_from_user_mode();  // exit() is a syscall
+    t.flags |= PF_EXITING;
+    if (in_atomic()) {
+        printk(log_level::info, "note: %s[%d] exited with preempt_count %d", t.comm.c_str(), t.pid,
+               static_cast<int>(preempt_count()));
+        preempt_word_here().set_count(0);
+    }
+    if (irqs_disabled()) {
+        printk(log_level::info, "note: %s[%d] exited with irqs disabled", t.comm.c_str(), t.pid);
+        local_irq_enable();
+    }
+    if (t.mm) {
+        // exit_mm: keep the mm as a lazy active_mm until the switch away.
+        t.mm->mm_count.fetch_add(1, std::memory_order_relaxed);
+        t.mm->mm_users.fetch_sub(1, std::memory_order_relaxed);
+        t.mm = nullptr;
+    }
+    t.exit_time = this_kernel().arch().now();
+    do_task_dead();
+}
+
+}  // namespace kp

@@ -1,0 +1,60 @@
+#include "kernel/kernel.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "kernel/fork.h"
+#include "kernel/time/timer.h"
+
+namespace kp {
+
+kernel::kernel(const kernel_config& cfg, arch_machine& arch) : cfg_(cfg), arch_(arch) {
+    if (cfg.nr_cpus < 1 || cfg.nr_cpus > NR_CPUS)
+        throw std::invalid_argument("nr_cpus must be 1 to " + std::to_string(NR_CPUS));
+    if (cfg.hz < 1 || cfg.hz > 10000) throw std::invalid_argument("hz must be 1 to 10000");
+    tick_nsec_ = (NSEC_PER_SEC + cfg.hz / 2) / cfg.hz;  // TICK_NSEC
+    dyn = preempt_dynamic_for(cfg.model);
+    jiffies.store(initial_jiffies(cfg.hz));
+    init_mm.owner = "init_mm";
+    for (int c = 0; c < cfg.nr_cpus; ++c) {
+        auto pc = std::make_unique<percpu>();
+        pc->k = this;
+        pc->cpu = c;
+        pc->runqueue.k = this;
+        pc->runqueue.cpu = c;
+        cpus_.push_back(std::move(pc));
+    }
+    for (int c = 0; c < cfg.nr_cpus; ++c) {
+        percpu& pc = *cpus_[static_cast<std::size_t>(c)];
+        pc.idle = &fork_idle(*this, c);
+        pc.runqueue.idle = pc.runqueue.curr = pc.idle;
+        pc.online = true;
+    }
+}
+
+kernel::~kernel() = default;
+
+task_struct& kernel::alloc_task(const std::string& comm) {
+    auto t = std::make_unique<task_struct>();
+    t->k = this;
+    t->pid = static_cast<int>(tasks_.size());  // swapper/0 is pid 0, as in Linux
+    t->comm = comm.substr(0, 15);               // TASK_COMM_LEN - 1
+    tasks_.push_back(std::move(t));
+    return *tasks_.back();
+}
+
+mm_struct& kernel::alloc_mm(const std::string& owner) {
+    auto mm = std::make_unique<mm_struct>();
+    mm->owner = owner;
+    mms_.push_back(std::move(mm));
+    return *mms_.back();
+}
+
+task_struct* kernel::find_task(int pid) {
+    if (pid < 0 || static_cast<std::size_t>(pid) >= tasks_.size()) return nullptr;
+    return tasks_[static_cast<std::size_t>(pid)].get();
+}
+
+void kernel::release_task_stack(task_struct& p) { p.stack.reset(); }
+
+}  // namespace kp

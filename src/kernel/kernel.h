@@ -1,0 +1,107 @@
+// The kernel instance: per-CPU state and the machine-wide state. A scheduler
+// made of statics would allow one machine per process; this is an object, so
+// a test can own several.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "arch/arch.h"
+#include "kernel/irq/irq.h"
+#include "kernel/preempt/model.h"
+#include "kernel/preempt/preempt_count.h"
+#include "kernel/sched/sched.h"
+#include "kernel/time/hrtimer.h"
+#include "kpreempt/config.h"
+#include "kpreempt/log.h"
+#include "kpreempt/observer.h"
+
+namespace kp {
+
+// Per-CPU time buckets (a subset of Linux's cpustat; nice time is in user).
+enum class cpu_bucket : std::uint8_t { user, system, irq, softirq, idle, count };
+
+struct cpu_accounting {
+    nsec_t bucket[static_cast<int>(cpu_bucket::count)] = {};
+    nsec_t last = 0;  // time up to which everything is charged
+    cpu_bucket cur = cpu_bucket::idle;  // where time goes now
+    nsec_t irq_total() const { return bucket[int(cpu_bucket::irq)] + bucket[int(cpu_bucket::softirq)]; }
+};
+
+struct timer_list;
+
+// One CPU's state: Linux's per-CPU variables gathered in one place.
+struct percpu {
+    kernel* k = nullptr;
+    int cpu = 0;
+    preempt_word preempt_count;
+    std::atomic<bool> irqs_off{true};
+    rq runqueue;
+    hrtimer_cpu_base hrtimers;
+    hrtimer tick_timer;
+    std::vector<timer_list*> timers;  // jiffies timers (timer wheel stand-in)
+    cpu_accounting acct;
+    task_struct* idle = nullptr;
+    bool online = false;
+};
+
+class kernel {
+public:
+    kernel(const kernel_config& cfg, arch_machine& arch);
+    ~kernel();
+    kernel(const kernel&) = delete;
+    kernel& operator=(const kernel&) = delete;
+
+    const kernel_config& config() const { return cfg_; }
+    arch_machine& arch() { return arch_; }
+    int nr_cpus() const { return static_cast<int>(cpus_.size()); }
+    percpu& cpu(int n) { return *cpus_[static_cast<std::size_t>(n)]; }
+    nsec_t tick_nsec() const { return tick_nsec_; }
+
+    // Tasks: every task ever created, in pid order; owned here.
+    task_struct& alloc_task(const std::string& comm);
+    const std::vector<std::unique_ptr<task_struct>>& tasks() const { return tasks_; }
+    task_struct* find_task(int pid);
+    void release_task_stack(task_struct& p);
+    std::size_t nr_live_tasks() const { return live_tasks_; }  // created by kernel_clone, not yet dead
+    void task_created() { ++live_tasks_; }
+    void task_exited() { --live_tasks_; }
+
+    preempt_dynamic dyn;
+    std::atomic<std::uint64_t> jiffies{0};
+    int tick_do_timer_cpu = 0;
+    kernel_log log;
+    sched_observer* observer = nullptr;
+    mm_struct init_mm;
+    mm_struct& alloc_mm(const std::string& owner);
+    nsec_t last_might_resched_report = -1;  // rate limit of __might_resched
+    int preempt_notifier_key = 0;            // static key preempt_notifier_key
+    std::vector<irq_desc> irq_descs;
+
+private:
+    kernel_config cfg_;
+    arch_machine& arch_;
+    nsec_t tick_nsec_;
+    std::vector<std::unique_ptr<percpu>> cpus_;
+    std::vector<std::unique_ptr<task_struct>> tasks_;
+    std::vector<std::unique_ptr<mm_struct>> mms_;
+    std::size_t live_tasks_ = 0;
+};
+
+// The CPU this code runs on. Set by the machine whenever it enters a CPU
+// (the simulated loop on resume, a host vCPU thread once).
+inline thread_local percpu* this_cpu_ptr = nullptr;
+
+inline percpu& this_cpu() { return *this_cpu_ptr; }
+inline rq& this_rq() { return this_cpu_ptr->runqueue; }
+inline task_struct& current() { return *this_cpu_ptr->runqueue.curr; }
+inline int smp_processor_id() { return this_cpu_ptr ? this_cpu_ptr->cpu : -1; }
+inline kernel& this_kernel() { return *this_cpu_ptr->k; }
+inline rq& cpu_rq(kernel& k, int cpu) { return k.cpu(cpu).runqueue; }
+inline percpu& rq_percpu(rq& r) { return r.k->cpu(r.cpu); }
+
+}  // namespace kp

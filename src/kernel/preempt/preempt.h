@@ -1,0 +1,91 @@
+// preempt_disable / preempt_enable and friends, local interrupt masking, and
+// the context predicates, on the calling CPU (include/linux/preempt.h,
+// include/linux/irqflags.h).
+#pragma once
+
+#include <cstdint>
+
+#include "kernel/kernel.h"
+
+namespace kp {
+
+void preempt_schedule();
+void preempt_count_add(std::uint32_t val);
+void preempt_count_sub(std::uint32_t val);  // with DEBUG_PREEMPT's underflow check
+
+inline preempt_word& preempt_word_here() { return this_cpu().preempt_count; }
+inline std::uint32_t preempt_count() { return preempt_word_here().count(); }
+
+inline void preempt_disable() { preempt_count_add(PREEMPT_OFFSET); }
+// Outermost enable with a folded reschedule: the raw word hits exactly 0.
+void preempt_enable();
+inline void preempt_enable_no_resched() { preempt_count_sub(PREEMPT_OFFSET); }
+inline void sched_preempt_enable_no_resched() { preempt_count_sub(PREEMPT_OFFSET); }
+inline void preempt_check_resched() {
+    if (preempt_word_here().should_resched(0)) preempt_schedule();
+}
+
+// Local interrupt masking. Enabling replays what arrived while masked.
+inline bool irqs_disabled() { return this_cpu().irqs_off.load(std::memory_order_relaxed); }
+inline void local_irq_disable() { this_cpu().irqs_off.store(true, std::memory_order_relaxed); }
+void local_irq_enable();
+using irqflags_t = unsigned long;
+inline irqflags_t local_irq_save() {
+    const irqflags_t flags = irqs_disabled() ? 1 : 0;
+    local_irq_disable();
+    return flags;
+}
+inline void local_irq_restore(irqflags_t flags) {
+    if (!flags) local_irq_enable();
+}
+
+inline bool in_nmi() { return pc_in_nmi(preempt_count()); }
+inline bool in_hardirq() { return pc_in_hardirq(preempt_count()); }
+inline bool in_serving_softirq() { return pc_in_serving_softirq(preempt_count()); }
+inline bool in_softirq() { return pc_in_softirq(preempt_count()); }
+inline bool in_interrupt() { return pc_in_interrupt(preempt_count()); }
+inline bool in_task() { return pc_in_task(preempt_count()); }
+inline bool in_atomic() { return pc_in_atomic(preempt_count()); }
+inline bool preemptible() { return preempt_count() == 0 && !irqs_disabled(); }
+
+// need_resched(): the current task's TIF_NEED_RESCHED (not the lazy bit).
+inline bool need_resched() { return current().test_tif(TIF_NEED_RESCHED); }
+
+// One RAII guard for every disable/enable pair: Ops has acquire() and
+// release(); release() may be called early, once, and the destructor then
+// does nothing.
+template <class Ops>
+class [[nodiscard]] scoped {
+public:
+    template <class... A>
+    explicit scoped(A&&... a) : ops_{static_cast<A&&>(a)...} {
+        ops_.acquire();
+    }
+    ~scoped() { release(); }
+    scoped(const scoped&) = delete;
+    scoped& operator=(const scoped&) = delete;
+    void release() {
+        if (held_) {
+            held_ = false;
+            ops_.release();
+        }
+    }
+
+private:
+    Ops ops_;
+    bool held_ = true;
+};
+
+struct preempt_disable_ops {
+    void acquire() { preempt_disable(); }
+    void release() { preempt_enable(); }
+};
+struct irqsave_ops {
+    irqflags_t flags = 0;
+    void acquire() { flags = local_irq_save(); }
+    void release() { local_irq_restore(flags); }
+};
+using preempt_guard = scoped<preempt_disable_ops>;
+using irq_guard = scoped<irqsave_ops>;
+
+}  // namespace kp

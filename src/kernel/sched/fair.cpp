@@ -1,0 +1,265 @@
+// The fair class: EEVDF as in Linux 6.12 (kernel/sched/fair.c), on a plain
+// vector per runqueue (runqueues are short; Linux uses an augmented rbtree).
+//
+//   vruntime += delta * NICE_0_LOAD / weight
+//   V  = the load-weighted average vruntime of the runqueue (curr included)
+//   eligible(se) <=> se.vruntime <= V
+//   pick: among eligible entities, the earliest virtual deadline
+//   deadline = vruntime + base_slice * NICE_0_LOAD / weight, renewed when
+//   vruntime reaches it; then the tick reschedules (if others wait).
+//   RUN_TO_PARITY: the picked task keeps the CPU until its deadline moves.
+//
+// Differences, on purpose: no DELAY_DEQUEUE (a sleeping task leaves at
+// once, its lag clamped and kept), no group scheduling, no NEXT_BUDDY.
+#include <algorithm>
+#include <cassert>
+
+#include "kernel/sched/core.h"
+
+namespace kp {
+
+namespace {
+
+// 128-bit intermediates, as Linux's mul_u64_u32_shr / avg_vruntime use.
+__extension__ typedef __int128 s128;
+
+constexpr std::uint64_t NICE_0_LOAD = 1024;
+
+// sched_prio_to_weight: each nice step is ~10% CPU (x1.25 weight).
+constexpr std::uint64_t prio_to_weight[40] = {
+    88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916,
+    9548,  7620,  6100,  4904,  3906,  3121,  2501,  1991,  1586,  1277,
+    1024,  820,   655,   526,   423,   335,   272,   215,   172,   137,
+    110,   87,    70,    56,    45,    36,    29,    23,    18,    15,
+};
+
+std::int64_t calc_delta_fair(nsec_t delta, const sched_entity& se) {
+    if (se.weight == NICE_0_LOAD) return delta;
+    return static_cast<std::int64_t>((static_cast<s128>(delta) * NICE_0_LOAD) / se.weight);
+}
+
+// sysctl_sched_base_slice: 0.7 ms x (1 + ilog2(min(cpus, 8))).
+nsec_t base_slice(const rq& rq) {
+    int n = std::min(rq.k->nr_cpus(), 8);
+    int factor = 1;
+    while (n > 1) {
+        n >>= 1;
+        ++factor;
+    }
+    return 700000 * factor;
+}
+
+cfs_rq& cfs_of(rq& rq) { return rq.cfs; }
+
+// avg_vruntime(): weighted mean of the queued entities and curr.
+std::int64_t avg_vruntime(const cfs_rq& cfs) {
+    s128 sum = 0;
+    std::uint64_t load = 0;
+    auto add = [&](const task_struct* p) {
+        sum += static_cast<s128>(p->se.vruntime - cfs.min_vruntime) * p->se.weight;
+        load += p->se.weight;
+    };
+    for (const task_struct* p : cfs.queued) add(p);
+    if (cfs.curr && cfs.curr->se.on_rq) add(cfs.curr);
+    if (load == 0) return cfs.min_vruntime;
+    // Round towards -inf, as Linux does, so that V never runs ahead.
+    if (sum < 0) sum -= static_cast<s128>(load) - 1;
+    return cfs.min_vruntime + static_cast<std::int64_t>(sum / static_cast<s128>(load));
+}
+
+bool entity_eligible(const cfs_rq& cfs, const task_struct& p) {
+    s128 avg = 0;
+    std::uint64_t load = 0;
+    auto add = [&](const task_struct* q) {
+        avg += static_cast<s128>(q->se.vruntime - cfs.min_vruntime) * q->se.weight;
+        load += q->se.weight;
+    };
+    for (const task_struct* q : cfs.queued) add(q);
+    if (cfs.curr && cfs.curr->se.on_rq) add(cfs.curr);
+    return avg >= static_cast<s128>(p.se.vruntime - cfs.min_vruntime) * load;
+}
+
+void update_min_vruntime(cfs_rq& cfs) {
+    std::int64_t v = cfs.min_vruntime;
+    bool have = false;
+    if (cfs.curr && cfs.curr->se.on_rq) {
+        v = cfs.curr->se.vruntime;
+        have = true;
+    }
+    for (const task_struct* p : cfs.queued) {
+        if (!have || p->se.vruntime < v) v = p->se.vruntime;
+        have = true;
+    }
+    if (have && v > cfs.min_vruntime) cfs.min_vruntime = v;
+}
+
+// The protected deadline of RUN_TO_PARITY (Linux keeps it in se->vlag).
+bool protect_slice(const task_struct& p) { return p.se.vlag == p.se.deadline; }
+void cancel_protect_slice(task_struct& p) { p.se.vlag = p.se.deadline + 1; }
+
+// Returns true when the request (slice) is used up.
+bool update_deadline(const rq& rq, task_struct& p) {
+    if (p.se.vruntime < p.se.deadline) return false;
+    p.se.slice = base_slice(rq);
+    p.se.deadline = p.se.vruntime + calc_delta_fair(p.se.slice, p.se);
+    return true;
+}
+
+void update_curr_fair(rq& rq) {
+    cfs_rq& cfs = cfs_of(rq);
+    task_struct* curr = cfs.curr;
+    if (!curr) return;
+    const nsec_t delta = rq.clock_task - curr->se.exec_start;
+    if (delta <= 0) return;
+    curr->se.exec_start = rq.clock_task;
+    curr->se.sum_exec_runtime += delta;
+    curr->se.vruntime += calc_delta_fair(delta, curr->se);
+    const bool resched = update_deadline(rq, *curr);
+    update_min_vruntime(cfs);
+    if (cfs.nr_running > 1 && resched && rq.curr == curr) resched_curr(rq);
+}
+
+task_struct* pick_eevdf(cfs_rq& cfs) {
+    task_struct* curr = cfs.curr;
+    if (curr && !curr->se.on_rq) curr = nullptr;
+    if (cfs.nr_running == 1) return curr ? curr : (cfs.queued.empty() ? nullptr : cfs.queued.front());
+    if (curr && !entity_eligible(cfs, *curr)) curr = nullptr;
+    if (curr && protect_slice(*curr)) return curr;  // RUN_TO_PARITY
+    task_struct* best = nullptr;
+    for (task_struct* p : cfs.queued)
+        if (entity_eligible(cfs, *p) && (!best || p->se.deadline < best->se.deadline)) best = p;
+    if (!best || (curr && curr->se.deadline < best->se.deadline)) best = curr;
+    if (!best) {
+        // Rounding left nothing eligible: take the smallest vruntime.
+        for (task_struct* p : cfs.queued)
+            if (!best || p->se.vruntime < best->se.vruntime) best = p;
+    }
+    return best;
+}
+
+// place_entity(): keep the lag the task had when it left (PLACE_LAG),
+// inflated for the weight it adds; a new task's first deadline is half a
+// slice away (PLACE_DEADLINE_INITIAL).
+void place_entity(rq& rq, task_struct& p, int flags) {
+    cfs_rq& cfs = cfs_of(rq);
+    const std::int64_t v = avg_vruntime(cfs);
+    std::int64_t lag = 0;
+    const std::uint64_t load = cfs.load_weight;
+    if (cfs.nr_running > 0 && p.se.vlag != 0 && load > 0) {
+        lag = static_cast<std::int64_t>(static_cast<s128>(p.se.vlag) * (load + p.se.weight) / load);
+    }
+    p.se.vruntime = v - lag;
+    p.se.slice = base_slice(rq);
+    std::int64_t vslice = calc_delta_fair(p.se.slice, p.se);
+    if (flags & ENQUEUE_INITIAL) vslice /= 2;
+    p.se.deadline = p.se.vruntime + vslice;
+}
+
+// update_entity_lag(): lag = V - v, clamped to one slice or tick each side.
+void update_entity_lag(const cfs_rq& cfs, task_struct& p, nsec_t tick) {
+    const std::int64_t lag = avg_vruntime(cfs) - p.se.vruntime;
+    const std::int64_t limit = calc_delta_fair(std::max<nsec_t>(2 * p.se.slice, tick), p.se);
+    p.se.vlag = std::clamp(lag, -limit, limit);
+}
+
+struct fair_class final : sched_class {
+    constexpr fair_class() : sched_class(1) {}
+
+    void enqueue_task(rq& rq, task_struct& p, int flags) const override {
+        cfs_rq& cfs = cfs_of(rq);
+        update_curr_fair(rq);
+        place_entity(rq, p, flags);
+        p.se.on_rq = true;
+        p.seq_in_rq = ++rq.enqueue_seq;
+        if (cfs.curr != &p) cfs.queued.push_back(&p);
+        ++cfs.nr_running;
+        cfs.load_weight += p.se.weight;
+    }
+
+    void dequeue_task(rq& rq, task_struct& p, int /*flags*/) const override {
+        cfs_rq& cfs = cfs_of(rq);
+        update_curr_fair(rq);
+        update_entity_lag(cfs, p, rq.k->tick_nsec());
+        if (cfs.curr != &p) {
+            auto it = std::find(cfs.queued.begin(), cfs.queued.end(), &p);
+            assert(it != cfs.queued.end());
+            cfs.queued.erase(it);
+        }
+        p.se.on_rq = false;
+        --cfs.nr_running;
+        cfs.load_weight -= p.se.weight;
+        update_min_vruntime(cfs);
+    }
+
+    void yield_task(rq& rq) const override {
+        task_struct& curr = *rq.curr;
+        if (cfs_of(rq).nr_running == 1) return;
+        update_curr_fair(rq);
+        curr.se.deadline += calc_delta_fair(curr.se.slice, curr.se);
+    }
+
+    void wakeup_preempt(rq& rq, task_struct& p, int /*wake_flags*/) const override {
+        task_struct& curr = *rq.curr;
+        if (&p == &curr || curr.test_tif(TIF_NEED_RESCHED)) return;
+        const bool curr_idle = curr.policy == sched_policy::idle;
+        const bool p_idle = p.policy == sched_policy::idle;
+        if (curr_idle && !p_idle) {
+            resched_curr(rq);
+            return;
+        }
+        if (p_idle || p.policy == sched_policy::batch) return;
+        update_curr_fair(rq);
+        cfs_rq& cfs = cfs_of(rq);
+        // PREEMPT_SHORT: a shorter-slice, eligible, earlier wakee ends curr's protection.
+        if (p.se.slice < curr.se.slice && entity_eligible(cfs, p) &&
+            (p.se.deadline < curr.se.deadline || !entity_eligible(cfs, curr)))
+            cancel_protect_slice(curr);
+        if (pick_eevdf(cfs) == &p) resched_curr(rq);
+    }
+
+    task_struct* pick_task(rq& rq) const override {
+        cfs_rq& cfs = cfs_of(rq);
+        if (cfs.nr_running == 0) return nullptr;
+        update_curr_fair(rq);
+        return pick_eevdf(cfs);
+    }
+
+    void put_prev_task(rq& rq, task_struct& p) const override {
+        cfs_rq& cfs = cfs_of(rq);
+        if (cfs.curr != &p) return;
+        update_curr_fair(rq);
+        if (p.se.on_rq) cfs.queued.push_back(&p);
+        cfs.curr = nullptr;
+    }
+
+    void set_next_task(rq& rq, task_struct& p, bool /*first*/) const override {
+        cfs_rq& cfs = cfs_of(rq);
+        auto it = std::find(cfs.queued.begin(), cfs.queued.end(), &p);
+        if (it != cfs.queued.end()) cfs.queued.erase(it);
+        cfs.curr = &p;
+        p.se.exec_start = rq.clock_task;
+        p.se.prev_sum_exec_runtime = p.se.sum_exec_runtime;
+        p.se.vlag = p.se.deadline;  // RUN_TO_PARITY: protect this slice
+    }
+
+    void task_tick(rq& rq, task_struct& /*p*/) const override { update_curr_fair(rq); }
+
+    void update_curr(rq& rq) const override { update_curr_fair(rq); }
+
+    void task_fork(task_struct& p) const override {
+        p.se.vlag = 0;
+        p.se.vruntime = 0;
+    }
+};
+
+const fair_class fair_instance;
+
+}  // namespace
+
+const sched_class& fair_sched_class = fair_instance;
+
+std::uint64_t sched_prio_to_weight(int nice) {
+    return prio_to_weight[std::clamp(nice, -20, 19) + 20];
+}
+
+}  // namespace kp

@@ -1,0 +1,153 @@
+// try_to_wake_up and task placement (kernel/sched/core.c, spec 6.1).
+//
+// Differences from Linux, on purpose: no remote wakelist (TTWU_QUEUE); the
+// waker locks the target runqueue itself, as Linux does when both CPUs
+// share a cache. The reschedule IPI then tells the target.
+#include <cassert>
+
+#include "kernel/preempt/preempt.h"
+#include "kernel/sched/core.h"
+#include "kernel/sched/rq_lock.h"
+
+namespace kp {
+
+namespace {
+
+bool available_idle_cpu(kernel& k, int cpu) {
+    rq& r = cpu_rq(k, cpu);
+    return r.curr == r.idle && r.nr_running == 0 && k.cpu(cpu).online;
+}
+
+// Lowest-priority CPU for an RT task (cpupri's idea, by a scan).
+int find_lowest_rq(kernel& k, const task_struct& p, int prev_cpu) {
+    int best = -1;
+    int best_prio = p.prio;  // must be lower priority (higher number) than p
+    for (int i = 0; i < k.nr_cpus(); ++i) {
+        const int cpu = (prev_cpu + i) % k.nr_cpus();
+        if (!p.cpus_mask.test(static_cast<std::size_t>(cpu)) || !k.cpu(cpu).online) continue;
+        const int prio = cpu_rq(k, cpu).curr->prio;
+        if (prio > best_prio) {
+            best = cpu;
+            best_prio = prio;
+        }
+    }
+    return best;
+}
+
+}  // namespace
+
+int select_task_rq(task_struct& p, int prev_cpu, int /*wake_flags*/) {
+    kernel& k = *p.k;
+    auto allowed = [&](int cpu) { return p.cpus_mask.test(static_cast<std::size_t>(cpu)) && k.cpu(cpu).online; };
+    if (allowed(prev_cpu) && available_idle_cpu(k, prev_cpu)) return prev_cpu;
+    // select_idle_sibling: any idle CPU, scanning from prev.
+    for (int i = 1; i < k.nr_cpus(); ++i) {
+        const int cpu = (prev_cpu + i) % k.nr_cpus();
+        if (allowed(cpu) && available_idle_cpu(k, cpu)) return cpu;
+    }
+    if (task_is_rt(p)) {
+        const int cpu = find_lowest_rq(k, p, prev_cpu);
+        if (cpu >= 0) return cpu;
+    }
+    if (allowed(prev_cpu)) return prev_cpu;
+    for (int cpu = 0; cpu < k.nr_cpus(); ++cpu)
+        if (allowed(cpu)) return cpu;
+    return prev_cpu;
+}
+
+namespace {
+
+void ttwu_do_activate(rq& rq, task_struct& p, int wake_flags) {
+    activate_task(rq, p, ENQUEUE_WAKEUP | ((wake_flags & WF_MIGRATED) ? ENQUEUE_MIGRATED : 0));
+    wakeup_preempt(rq, p, wake_flags);
+    p.__state.store(TASK_RUNNING, std::memory_order_relaxed);
+}
+
+void note_wakeup(task_struct& p, int target_cpu) {
+    kernel& k = *p.k;
+    const nsec_t now = k.arch().now();
+    p.last_wakeup = now;
+    if (k.observer) k.observer->on_wakeup({now, smp_processor_id(), p.pid, target_cpu});
+}
+
+// The task is still queued (it set a sleeping state but has not switched
+// out yet, or was preempted in it): just mark it running.
+bool ttwu_runnable(task_struct& p, int wake_flags) {
+    rq& rq = cpu_rq(*p.k, p.cpu);
+    raw_spin_lock(rq.lock);
+    const bool queued = p.on_rq != 0;
+    if (queued) {
+        update_rq_clock(rq);
+        if (!task_current(rq, p)) wakeup_preempt(rq, p, wake_flags);
+        p.__state.store(TASK_RUNNING, std::memory_order_relaxed);
+    }
+    raw_spin_unlock_no_resched(rq.lock);
+    return queued;
+}
+
+}  // namespace
+
+int try_to_wake_up(task_struct& p, unsigned state, int wake_flags) {
+    wake_flags |= WF_TTWU;
+    kernel& k = *p.k;
+    assert(this_cpu_ptr && "wakeups come from a CPU of the machine");
+    preempt_guard no_preempt;
+    if (&p == &current()) {
+        if (!(p.state() & state)) return 0;
+        p.__state.store(TASK_RUNNING, std::memory_order_relaxed);
+        return 1;
+    }
+    irq_guard irqs_off;
+    p.pi_lock.lock(k.arch());
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with set_current_state
+    int success = 0;
+    if (p.state() & state) {
+        success = 1;
+        if (ttwu_runnable(p, wake_flags)) {
+            note_wakeup(p, p.cpu);
+        } else {
+            p.__state.store(TASK_WAKING, std::memory_order_relaxed);
+            while (task_on_cpu(p)) k.arch().cpu_wait_event();  // still switching out elsewhere
+            const int cpu = select_task_rq(p, p.cpu, wake_flags);
+            if (cpu != p.cpu) {
+                wake_flags |= WF_MIGRATED;
+                set_task_cpu(p, cpu);
+            }
+            rq& rq = cpu_rq(k, cpu);
+            raw_spin_lock(rq.lock);
+            update_rq_clock(rq);
+            ttwu_do_activate(rq, p, wake_flags);
+            note_wakeup(p, cpu);
+            raw_spin_unlock_no_resched(rq.lock);
+        }
+    }
+    p.pi_lock.unlock(k.arch());
+    return success;
+}
+
+int wake_up_process(task_struct& p) { return try_to_wake_up(p, TASK_NORMAL, 0); }
+int wake_up_state(task_struct& p, unsigned state) { return try_to_wake_up(p, state, 0); }
+
+void wake_up_new_task(task_struct& p) {
+    kernel& k = *p.k;
+    p.__state.store(TASK_RUNNING, std::memory_order_relaxed);
+    const int cpu = select_task_rq(p, p.cpu, WF_FORK);
+    set_task_cpu(p, cpu);
+    p.wake_cpu = cpu;
+    rq& rq = cpu_rq(k, cpu);
+    irqflags_t flags = this_cpu_ptr ? local_irq_save() : 0;
+    if (this_cpu_ptr) raw_spin_lock(rq.lock);
+    else rq.lock.lock(k.arch());  // from outside the machine (before it runs)
+    update_rq_clock(rq);
+    activate_task(rq, p, ENQUEUE_INITIAL);
+    note_wakeup(p, cpu);
+    wakeup_preempt(rq, p, WF_FORK);
+    if (this_cpu_ptr) {
+        raw_spin_unlock_no_resched(rq.lock);
+        local_irq_restore(flags);
+    } else {
+        rq.lock.unlock(k.arch());
+    }
+}
+
+}  // namespace kp

@@ -1,0 +1,136 @@
+#include "kernel/time/timer.h"
+
+#include <algorithm>
+
+#include "kernel/debug/debug.h"
+#include "kernel/preempt/preempt.h"
+#include "kernel/sched/core.h"
+
+namespace kp {
+
+std::uint64_t get_jiffies() { return this_kernel().jiffies.load(std::memory_order_relaxed); }
+
+std::uint64_t initial_jiffies(int hz) {
+    return static_cast<std::uint64_t>(static_cast<std::uint32_t>(-300 * hz));
+}
+
+std::uint64_t msecs_to_jiffies(std::int64_t ms) {
+    const std::int64_t hz = this_kernel().config().hz;
+    if (ms <= 0) return 0;
+    return static_cast<std::uint64_t>((ms * hz + 999) / 1000);  // rounds up
+}
+
+std::uint64_t usecs_to_jiffies(std::int64_t us) {
+    const std::int64_t hz = this_kernel().config().hz;
+    if (us <= 0) return 0;
+    return static_cast<std::uint64_t>((us * hz + 999999) / 1000000);
+}
+
+void add_timer(timer_list& t) {
+    percpu& pc = this_cpu();
+    irq_guard irqs_off;
+    t.cpu = pc.cpu;
+    pc.timers.push_back(&t);
+}
+
+bool del_timer_sync(timer_list& t) {
+    if (t.cpu < 0) return false;
+    irq_guard irqs_off;
+    auto& list = this_kernel().cpu(t.cpu).timers;
+    list.erase(std::remove(list.begin(), list.end(), &t), list.end());
+    t.cpu = -1;
+    return true;
+}
+
+void run_local_timers() {
+    percpu& pc = this_cpu();
+    const std::uint64_t now = get_jiffies();
+    // Expire in order of addition; a callback may add timers.
+    for (std::size_t i = 0; i < pc.timers.size();) {
+        timer_list* t = pc.timers[i];
+        if (t->expires > now) {
+            ++i;
+            continue;
+        }
+        pc.timers.erase(pc.timers.begin() + static_cast<std::ptrdiff_t>(i));
+        t->cpu = -1;
+        t->function(*t);
+    }
+}
+
+long schedule_timeout(long timeout) {
+    if (timeout == MAX_SCHEDULE_TIMEOUT) {
+        schedule();
+        return timeout;
+    }
+    if (timeout < 0) {
+        printk(log_level::err, "%s: wrong timeout value %lx", "schedule_timeout", static_cast<unsigned long>(timeout));
+        __set_current_state(TASK_RUNNING);
+        return 0;
+    }
+    const std::uint64_t expire = get_jiffies() + static_cast<std::uint64_t>(timeout);
+    task_struct& self = current();
+    timer_list timer;
+    timer.expires = expire;
+    timer.function = [&self](timer_list&) { wake_up_process(self); };  // process_timeout
+    add_timer(timer);
+    schedule();
+    del_timer_sync(timer);
+    const std::uint64_t now = get_jiffies();
+    return now >= expire ? 0 : static_cast<long>(expire - now);
+}
+
+long schedule_timeout_interruptible(long timeout) {
+    __set_current_state(TASK_INTERRUPTIBLE);
+    return schedule_timeout(timeout);
+}
+long schedule_timeout_killable(long timeout) {
+    __set_current_state(TASK_KILLABLE);
+    return schedule_timeout(timeout);
+}
+long schedule_timeout_uninterruptible(long timeout) {
+    __set_current_state(TASK_UNINTERRUPTIBLE);
+    return schedule_timeout(timeout);
+}
+long schedule_timeout_idle(long timeout) {
+    __set_current_state(TASK_IDLE);
+    return schedule_timeout(timeout);
+}
+
+void msleep(unsigned int msecs) {
+    long timeout = static_cast<long>(msecs_to_jiffies(msecs));
+    while (timeout) timeout = schedule_timeout_uninterruptible(timeout);
+}
+
+unsigned long msleep_interruptible(unsigned int msecs) {
+    long timeout = static_cast<long>(msecs_to_jiffies(msecs));
+    while (timeout && !current().test_tif(TIF_SIGPENDING)) timeout = schedule_timeout_interruptible(timeout);
+    const long hz = this_kernel().config().hz;
+    return static_cast<unsigned long>(timeout * 1000 / hz);  // jiffies_to_msecs
+}
+
+void hrtimer_sleep(nsec_t ns) {
+    task_struct& self = current();
+    const nsec_t expires = this_kernel().arch().now() + ns;
+    bool expired = false;
+    hrtimer t;
+    t.function = [&self, &expired](hrtimer&) {
+        expired = true;
+        wake_up_process(self);
+        return hrtimer_restart::norestart;
+    };
+    hrtimer_start(t, expires);
+    while (!expired) {
+        set_current_state(TASK_UNINTERRUPTIBLE);
+        if (expired) break;
+        schedule();
+    }
+    __set_current_state(TASK_RUNNING);
+    hrtimer_cancel(t);
+}
+
+void usleep_range(unsigned long min_us, unsigned long /*max_us*/) {
+    hrtimer_sleep(static_cast<nsec_t>(min_us) * NSEC_PER_USEC);
+}
+
+}  // namespace kp

@@ -1,0 +1,48 @@
+// Jiffies timers (timer_list) and the sleeping functions built on them and
+// on hrtimers (kernel/time/timer.c, sleep_timeout.c).
+//
+// Difference, on purpose: Linux runs expired timer_list callbacks from the
+// TIMER softirq on the timer wheel; until softirqs exist here, they run from
+// the tick's hardirq, at the same jiffy.
+#pragma once
+
+#include <climits>
+#include <cstdint>
+#include <functional>
+
+#include "kpreempt/time.h"
+
+namespace kp {
+
+struct task_struct;
+
+inline constexpr long MAX_SCHEDULE_TIMEOUT = LONG_MAX;
+
+struct timer_list {
+    std::uint64_t expires = 0;  // in jiffies
+    std::function<void(timer_list&)> function;
+    int cpu = -1;  // queued on, or -1
+};
+
+void add_timer(timer_list& t);        // on the calling CPU
+bool del_timer_sync(timer_list& t);   // true if it was pending
+void run_local_timers();              // from the tick
+
+std::uint64_t get_jiffies();
+// INITIAL_JIFFIES: jiffies start 300 s before wrapping a 32-bit counter.
+std::uint64_t initial_jiffies(int hz);
+std::uint64_t msecs_to_jiffies(std::int64_t ms);
+std::uint64_t usecs_to_jiffies(std::int64_t us);
+
+long schedule_timeout(long timeout);
+long schedule_timeout_interruptible(long timeout);
+long schedule_timeout_killable(long timeout);
+long schedule_timeout_uninterruptible(long timeout);
+long schedule_timeout_idle(long timeout);
+void msleep(unsigned int msecs);
+unsigned long msleep_interruptible(unsigned int msecs);
+// hrtimer-based: sleep at least min_us (slack up to max_us is not used).
+void usleep_range(unsigned long min_us, unsigned long max_us);
+void hrtimer_sleep(nsec_t ns);
+
+}  // namespace kp
