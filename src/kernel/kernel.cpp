@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "kernel/fork.h"
+#include "kernel/sched/cputime.h"
 #include "kernel/time/timer.h"
 
 namespace kp {
@@ -56,5 +57,9 @@ task_struct* kernel::find_task(int pid) {
 }
 
 void kernel::release_task_stack(task_struct& p) { p.stack.reset(); }
+
+void kernel::sync_accounting() {
+    for (auto& pc : cpus_) account_flush(*pc);
+}
 
 }  // namespace kp

@@ -67,6 +67,8 @@ public:
     const std::vector<std::unique_ptr<task_struct>>& tasks() const { return tasks_; }
     task_struct* find_task(int pid);
     void release_task_stack(task_struct& p);
+    // Charge every CPU's time up to now (when the machine stops).
+    void sync_accounting();
     std::size_t nr_live_tasks() const { return live_tasks_; }  // created by kernel_clone, not yet dead
     void task_created() { ++live_tasks_; }
     void task_exited() { --live_tasks_; }

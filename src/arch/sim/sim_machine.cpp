@@ -70,6 +70,12 @@ void sim_machine::boot() {
 }
 
 sim_machine::stop_reason sim_machine::run(nsec_t limit) {
+    const stop_reason why = run_events(limit);
+    kernel_->sync_accounting();
+    return why;
+}
+
+sim_machine::stop_reason sim_machine::run_events(nsec_t limit) {
     if (!booted_) boot();
     while (!queue_.empty()) {
         if (kernel_->nr_live_tasks() == 0) return stop_reason::all_exited;

@@ -81,6 +81,7 @@ private:
         bool operator()(const event& a, const event& b) const;
     };
 
+    stop_reason run_events(nsec_t limit);
     void post(nsec_t time, int cpu, ev_kind kind, std::uint64_t arg);
     void boot();
     void handle(const event& ev);
