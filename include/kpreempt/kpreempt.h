@@ -25,6 +25,7 @@
 #include "kernel/locking/wait.h"
 #include "kernel/preempt/preempt.h"
 #include "kernel/sched/core.h"
+#include "kernel/signal.h"
 #include "kernel/time/timer.h"
 #include "kpreempt/config.h"
 #include "kpreempt/log.h"

@@ -5,6 +5,7 @@
 #include "kernel/preempt/preempt.h"
 #include "kernel/sched/core.h"
 #include "kernel/sched/cputime.h"
+#include "kernel/signal.h"
 
 namespace kp {
 
@@ -13,12 +14,15 @@ namespace {
 // exit_to_user_mode_loop: the return-to-user preemption point, live in
 // every model (both NEED_RESCHED bits count here). Called irqs off.
 void exit_to_user_mode_prepare() {
-    task_struct* t = &current();
-    while (t->test_tif(TIF_NEED_RESCHED) || t->test_tif(TIF_NEED_RESCHED_LAZY)) {
+    for (;;) {
+        task_struct& t = current();
+        const bool resched = t.test_tif(TIF_NEED_RESCHED) || t.test_tif(TIF_NEED_RESCHED_LAZY);
+        const bool sigpending = t.test_tif(TIF_SIGPENDING);
+        if (!resched && !sigpending) return;
         local_irq_enable();
-        schedule_point(preempt_point::return_to_user);
+        if (resched) schedule_point(preempt_point::return_to_user);
+        if (sigpending) flush_signals(t);  // arch_do_signal_or_restart: no handlers here
         local_irq_disable();
-        t = &current();
     }
 }
 

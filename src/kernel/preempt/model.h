@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "kpreempt/config.h"
@@ -25,6 +26,13 @@ struct preempt_dynamic {
 preempt_dynamic preempt_dynamic_for(preempt_mode mode);
 
 std::string_view preempt_mode_name(preempt_mode mode);
+
+class kernel;
+// sched_dynamic_update: switch the model at run time (debugfs
+// /sys/kernel/debug/sched/preempt); logs "Dynamic Preempt: <mode>".
+void sched_dynamic_update(kernel& k, preempt_mode mode);
+// The debugfs read-back: "none voluntary (full) " (the active one in parentheses).
+std::string preempt_dynamic_show(const kernel& k);
 std::optional<preempt_mode> parse_preempt_mode(std::string_view s);
 
 }  // namespace kp
