@@ -49,6 +49,8 @@ public:
     virtual void on_switch(const sched_switch_event&) {}
     virtual void on_wakeup(const sched_wakeup_event&) {}
     virtual void on_migrate(nsec_t /*time*/, int /*pid*/, int /*from*/, int /*to*/) {}
+    // A device interrupt handler starts (entry) or returns (!entry) on a CPU.
+    virtual void on_irq_handler(nsec_t /*time*/, int /*cpu*/, int /*irq*/, bool /*entry*/) {}
 };
 
 }  // namespace kp

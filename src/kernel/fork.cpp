@@ -83,7 +83,7 @@ task_struct& kernel_clone(kernel& k, const task_params& params, std::function<vo
 void leave_stopped(task_struct& p) { p.__state.store(TASK_UNINTERRUPTIBLE, std::memory_order_relaxed); }
 
 task_struct& fork_idle(kernel& k, int cpu) {
-    task_struct& p = k.alloc_task("swapper/" + std::to_string(cpu));
+    task_struct& p = k.alloc_task("swapper/" + std::to_string(cpu), true);
     p.flags |= PF_IDLE | PF_KTHREAD;
     p.in_kernel_mode = true;
     p.policy = sched_policy::idle;

@@ -35,10 +35,10 @@ kernel::kernel(const kernel_config& cfg, arch_machine& arch) : cfg_(cfg), arch_(
 
 kernel::~kernel() = default;
 
-task_struct& kernel::alloc_task(const std::string& comm) {
+task_struct& kernel::alloc_task(const std::string& comm, bool idle) {
     auto t = std::make_unique<task_struct>();
     t->k = this;
-    t->pid = static_cast<int>(tasks_.size());  // swapper/0 is pid 0, as in Linux
+    t->pid = idle ? 0 : next_pid_++;  // every CPU's idle task is pid 0, as in Linux
     t->comm = comm.substr(0, 15);               // TASK_COMM_LEN - 1
     tasks_.push_back(std::move(t));
     return *tasks_.back();
@@ -52,8 +52,9 @@ mm_struct& kernel::alloc_mm(const std::string& owner) {
 }
 
 task_struct* kernel::find_task(int pid) {
-    if (pid < 0 || static_cast<std::size_t>(pid) >= tasks_.size()) return nullptr;
-    return tasks_[static_cast<std::size_t>(pid)].get();
+    for (auto& t : tasks_)
+        if (t->pid == pid && !t->is_idle()) return t.get();
+    return nullptr;
 }
 
 void kernel::release_task_stack(task_struct& p) { p.stack.reset(); }

@@ -63,9 +63,9 @@ public:
     nsec_t tick_nsec() const { return tick_nsec_; }
 
     // Tasks: every task ever created, in pid order; owned here.
-    task_struct& alloc_task(const std::string& comm);
+    task_struct& alloc_task(const std::string& comm, bool idle = false);
     const std::vector<std::unique_ptr<task_struct>>& tasks() const { return tasks_; }
-    task_struct* find_task(int pid);
+    task_struct* find_task(int pid);  // not the idle tasks (all pid 0)
     void release_task_stack(task_struct& p);
     // Charge every CPU's time up to now (when the machine stops).
     void sync_accounting();
@@ -92,6 +92,7 @@ private:
     std::vector<std::unique_ptr<task_struct>> tasks_;
     std::vector<std::unique_ptr<mm_struct>> mms_;
     std::size_t live_tasks_ = 0;
+    int next_pid_ = 1;
 };
 
 // The CPU this code runs on. Set by the machine whenever it enters a CPU

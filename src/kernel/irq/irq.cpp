@@ -30,7 +30,10 @@ void dispatch(percpu& pc, irq_source src) {
         if (static_cast<std::size_t>(src.irq) < descs.size() && descs[static_cast<std::size_t>(src.irq)].handler) {
             irq_desc& d = descs[static_cast<std::size_t>(src.irq)];
             ++d.count_per_cpu[static_cast<std::size_t>(pc.cpu)];
+            sched_observer* obs = pc.k->observer;
+            if (obs) obs->on_irq_handler(pc.k->arch().now(), pc.cpu, src.irq, true);
             d.handler(src.irq);
+            if (obs) obs->on_irq_handler(pc.k->arch().now(), pc.cpu, src.irq, false);
         }
         return;
     }

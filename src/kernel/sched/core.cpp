@@ -107,6 +107,7 @@ void finish_task_switch(task_struct* prev) {
     fire_sched_in_preempt_notifiers(current());
     if (mm) mm->mm_count.fetch_sub(1, std::memory_order_relaxed);  // mmdrop_lazy_tlb
     if (prev_state == TASK_DEAD) k.release_task_stack(*prev);
+    else if (prev->on_rq) migrate_if_disallowed(*prev);  // its affinity changed while it ran
 }
 
 void __schedule(sched_mode mode, preempt_point point) {

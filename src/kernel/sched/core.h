@@ -50,6 +50,11 @@ void __set_current_state(unsigned state);
 void sched_set_normal(task_struct& p, int nice);
 void sched_set_rt(task_struct& p, sched_policy policy, int rt_priority);
 std::uint64_t sched_prio_to_weight(int nice);
+void sched_setscheduler(task_struct& p, sched_policy policy, int prio_or_nice);
+void set_cpus_allowed_ptr(task_struct& p, const cpumask& mask);
+// Move a queued, not running task off a CPU it may no longer use.
+void migrate_if_disallowed(task_struct& p);
+void do_sched_yield();
 
 inline bool task_current(const rq& rq, const task_struct& p) { return rq.curr == &p; }
 inline bool task_on_cpu(const task_struct& p) { return p.on_cpu.load(std::memory_order_acquire) != 0; }

@@ -57,12 +57,23 @@ extern const sched_class& rt_sched_class;
 extern const sched_class& fair_sched_class;
 extern const sched_class& idle_sched_class;
 
+// 128-bit intermediates, as Linux's mul_u64_u32_shr / avg_vruntime use.
+__extension__ typedef __int128 s128;
+
 struct cfs_rq {
     std::vector<task_struct*> queued;  // runnable fair tasks except curr
     task_struct* curr = nullptr;       // the running fair task, if any
     unsigned nr_running = 0;           // including curr
     std::uint64_t load_weight = 0;     // including curr
     std::int64_t min_vruntime = 0;     // monotonic floor, the placement reference
+    // Sums over `queued`, kept at every insert and removal (a queued
+    // entity's vruntime never changes; only curr's runs), so that V and
+    // eligibility cost O(1), as Linux's cfs_rq->avg_vruntime / avg_load.
+    // Absolute and 128-bit: exact, whatever min_vruntime does.
+    s128 queued_vw = 0;                      // sum of vruntime * weight
+    std::uint64_t queued_load = 0;           // sum of weight
+    std::int64_t queued_min_vruntime = 0;    // smallest queued vruntime, unless stale
+    bool queued_min_stale = false;           // its holder left: rescan on demand
 };
 
 struct rt_rq {

@@ -1,0 +1,175 @@
+// The "global" object, kpreempt's extension inside it, and the check that
+// every name a workload uses refers to something.
+#include <set>
+
+#include "kernel/preempt/model.h"
+#include "workload/reader.h"
+
+namespace kp::workload {
+
+namespace {
+
+sched_policy global_policy(reader& r, const json::value& v, const std::string& path) {
+    const std::string s = r.name(v, path);
+    if (s == "SCHED_OTHER") return sched_policy::normal;
+    if (s == "SCHED_BATCH") return sched_policy::batch;
+    if (s == "SCHED_IDLE") return sched_policy::idle;
+    if (s == "SCHED_FIFO") return sched_policy::fifo;
+    if (s == "SCHED_RR") return sched_policy::rr;
+    r.fail(v, path, "unsupported default_policy '" + s + "'");
+}
+
+void read_costs(reader& r, cost_model& c, const json::value& v, const std::string& path) {
+    r.need(v, json::kind::object, path);
+    for (const auto& [key, item] : v.members) {
+        const std::string p = path + "." + key;
+        if (key == "context_switch") c.context_switch = r.usecs(item, p);
+        else if (key == "irq_entry") c.irq_entry = r.usecs(item, p);
+        else if (key == "irq_exit") c.irq_exit = r.usecs(item, p);
+        else if (key == "tick") c.tick = r.usecs(item, p);
+        else if (key == "ipi_latency") c.ipi_latency = r.usecs(item, p);
+        else r.fail(item, p, "unknown cost (context_switch, irq_entry, irq_exit, tick, ipi_latency)");
+    }
+}
+
+irq_source_def read_irq(reader& r, const std::string& name, const json::value& v, const std::string& path) {
+    r.need(v, json::kind::object, path);
+    irq_source_def d;
+    d.name = name;
+    d.path = path;
+    for (const auto& [key, item] : v.members) {
+        const std::string p = path + "." + key;
+        if (key == "cpu") d.cpu = static_cast<int>(r.integer(item, p, 0, 255));
+        else if (key == "start") d.start = r.usecs(item, p);
+        else if (key == "period") d.period = r.usecs(item, p);
+        else if (key == "rate") {
+            r.need(item, json::kind::number, p);
+            if (item.num <= 0 || item.num > 1e7) r.fail(item, p, "rate must be above 0 and at most 10 MHz");
+            d.rate_hz = item.num;
+        } else if (key == "burst") d.burst = static_cast<int>(r.integer(item, p, 1, 100000));
+        else if (key == "burst_gap") d.burst_gap = r.usecs(item, p);
+        else if (key == "handler") d.handler = r.usecs(item, p);
+        else if (key == "wakes") d.wakes = r.name(item, p);
+        else r.fail(item, p, "unknown key (cpu, start, period, rate, burst, burst_gap, handler, wakes)");
+    }
+    if ((d.period > 0) == (d.rate_hz > 0)) r.fail(v, path, "give exactly one of \"period\" (µs) or \"rate\" (Hz)");
+    return d;
+}
+
+void read_kpreempt(reader& r, global_def& g, const json::value& v, const std::string& path) {
+    r.need(v, json::kind::object, path);
+    for (const auto& [key, item] : v.members) {
+        const std::string p = path + "." + key;
+        if (key == "model") {
+            const std::string m = r.name(item, p);
+            g.model = parse_preempt_mode(m);
+            if (!g.model) r.fail(item, p, "unknown model '" + m + "' (none, voluntary, full)");
+        } else if (key == "cpus") g.cpus = static_cast<int>(r.integer(item, p, 1, 256));
+        else if (key == "hz") g.hz = static_cast<int>(r.integer(item, p, 1, 10000));
+        else if (key == "seed") g.seed = static_cast<std::uint64_t>(r.integer(item, p, 0, INT64_MAX));
+        else if (key == "costs") read_costs(r, g.costs, item, p);
+        else if (key == "irqs") {
+            r.need(item, json::kind::object, p);
+            for (const auto& [name, iv] : item.members) g.irqs.push_back(read_irq(r, name, iv, p + "." + name));
+        } else r.fail(item, p, "unknown kpreempt setting (model, cpus, hz, seed, costs, irqs)");
+    }
+}
+
+}  // namespace
+
+void read_global(reader& r, global_def& g, const json::value& v, const std::string& path) {
+    r.need(v, json::kind::object, path);
+    for (const auto& [key, item] : v.members) {
+        const std::string p = path + "." + key;
+        if (key == "duration") {
+            const std::int64_t d = r.integer(item, p, -1, static_cast<std::int64_t>(86400));
+            if (d == 0) r.fail(item, p, "duration must be -1 or at least 1 second");
+            g.duration = d < 0 ? -1 : secs(d);
+        } else if (key == "default_policy") {
+            g.default_policy = global_policy(r, item, p);
+        } else if (key == "pi_enabled") {
+            r.need(item, json::kind::boolean, p);
+            g.pi_enabled = item.b;
+            if (item.b) r.warn(item, p, "priority inheritance is not modelled: mutexes do not boost");
+        } else if (key == "kpreempt") {
+            read_kpreempt(r, g, item, p);
+        } else if (key == "calibration" || key == "lock_pages" || key == "logdir" || key == "log_basename" ||
+                   key == "log_size" || key == "ftrace" || key == "gnuplot" || key == "io_device" ||
+                   key == "mem_buffer_size" || key == "cumulative_slack") {
+            // rt-app's own logging and calibration: no meaning in virtual time.
+        } else {
+            r.warn(item, p, "unknown key ignored");
+        }
+    }
+}
+
+namespace {
+
+struct names {
+    std::set<std::string> locked, waited_conds, suspended;
+};
+
+void collect(const std::vector<event>& events, const std::string& task, names& n,
+             std::vector<const event*>& name_users) {
+    for (const event& e : events) {
+        switch (e.type) {
+        case ev::lock: n.locked.insert(e.ref); break;
+        case ev::suspend: n.suspended.insert(e.ref.empty() ? task : e.ref); break;
+        case ev::unlock: name_users.push_back(&e); break;
+        case ev::wait:
+        case ev::sync:
+            n.waited_conds.insert(e.ref);
+            name_users.push_back(&e);
+            break;
+        case ev::signal:
+        case ev::broad: name_users.push_back(&e); break;
+        case ev::resume: name_users.push_back(&e); break;
+        default: break;
+        }
+        collect(e.body, task, n, name_users);
+    }
+}
+
+}  // namespace
+
+void check_references(reader& r, const workload& w) {
+    names n;
+    std::vector<const event*> users;
+    std::set<std::string> tasks;
+    for (const task_def& t : w.tasks) {
+        tasks.insert(t.name);
+        for (const phase& ph : t.phases) collect(ph.events, t.name, n, users);
+    }
+    json::value at;
+    for (const event* e : users) {
+        at.pos = e->pos;
+        switch (e->type) {
+        case ev::unlock:
+            if (!n.locked.count(e->ref)) r.fail(at, e->path, "mutex '" + e->ref + "' is never locked");
+            break;
+        case ev::wait:
+        case ev::sync:
+            if (!n.locked.count(e->mutex)) r.fail(at, e->path, "mutex '" + e->mutex + "' is never locked");
+            break;
+        case ev::signal:
+        case ev::broad:
+            if (!n.waited_conds.count(e->ref)) r.fail(at, e->path, "nobody waits on '" + e->ref + "'");
+            break;
+        case ev::resume:
+            // rt-app 1.0 names the suspend condition; newer rt-app uses the
+            // suspending task's own name. Either must exist.
+            if (!n.suspended.count(e->ref) && !tasks.count(e->ref))
+                r.fail(at, e->path, "nobody suspends on '" + e->ref + "' and no task has that name");
+            break;
+        default: break;
+        }
+    }
+    for (const irq_source_def& d : w.global.irqs) {
+        at.pos = {};
+        if (!d.wakes.empty() && !tasks.count(d.wakes)) r.fail(at, d.path + ".wakes", "no task named '" + d.wakes + "'");
+        if (w.global.cpus && d.cpu >= *w.global.cpus)
+            r.fail(at, d.path + ".cpu", "CPU " + std::to_string(d.cpu) + " does not exist");
+    }
+}
+
+}  // namespace kp::workload

@@ -1,0 +1,71 @@
+// The shared pieces of the workload reader: typed access to JSON values
+// with errors that name file:line:column and the JSON path.
+#pragma once
+
+#include <cmath>
+#include <sstream>
+#include <string>
+
+#include "workload/workload.h"
+
+namespace kp::workload {
+
+inline constexpr double max_event_us = 3600.0e6;  // an hour of virtual time per event is already absurd
+
+class reader {
+public:
+    reader(std::string file, workload& w) : file_(std::move(file)), w_(w) {}
+
+    [[noreturn]] void fail(const json::value& v, const std::string& path, const std::string& what) const {
+        std::ostringstream os;
+        os << file_ << ":" << v.pos.line << ":" << v.pos.column << ": " << path << ": " << what;
+        throw workload_error(os.str());
+    }
+
+    void warn(const json::value& v, const std::string& path, const std::string& what) {
+        std::ostringstream os;
+        os << file_ << ":" << v.pos.line << ":" << v.pos.column << ": " << path << ": warning: " << what;
+        w_.warnings.push_back(os.str());
+    }
+
+    void need(const json::value& v, json::kind k, const std::string& path) const {
+        if (v.type != k)
+            fail(v, path, std::string("expected ") + json::kind_name(k) + ", found " + json::kind_name(v.type));
+    }
+
+    // A duration in microseconds (fractions allowed), returned in ns.
+    nsec_t usecs(const json::value& v, const std::string& path) const {
+        need(v, json::kind::number, path);
+        if (v.num < 0) fail(v, path, "negative duration");
+        if (v.num > max_event_us) fail(v, path, "absurd duration (more than an hour)");
+        return static_cast<nsec_t>(std::llround(v.num * 1000.0));
+    }
+
+    std::int64_t integer(const json::value& v, const std::string& path, std::int64_t lo, std::int64_t hi) const {
+        need(v, json::kind::number, path);
+        if (!v.is_integer) fail(v, path, "expected an integer");
+        if (v.integer < lo || v.integer > hi)
+            fail(v, path, "out of range (" + std::to_string(lo) + " to " + std::to_string(hi) + ")");
+        return v.integer;
+    }
+
+    std::string name(const json::value& v, const std::string& path, bool may_be_empty = false) const {
+        need(v, json::kind::string, path);
+        if (v.str.empty() && !may_be_empty) fail(v, path, "empty name");
+        return v.str;
+    }
+
+    const std::string& file() const { return file_; }
+
+private:
+    std::string file_;
+    workload& w_;
+};
+
+
+void read_global(reader& r, global_def& g, const json::value& v, const std::string& path);
+// Every name used must exist: tasks named by resume / wakes; a mutex
+// unlocked somewhere is locked somewhere; and so on.
+void check_references(reader& r, const workload& w);
+
+}  // namespace kp::workload

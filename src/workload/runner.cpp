@@ -1,0 +1,383 @@
+// Turning a workload into kernel tasks, and running it.
+#include "workload/runner.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <random>
+
+#include "kernel/debug/debug.h"
+#include "kpreempt/kpreempt.h"
+#include "workload/stats.h"
+#include "workload/sync_objects.h"
+
+namespace kp::workload {
+
+namespace {
+
+constexpr nsec_t runtime_chunk = usecs(32);      // rt-app's runtime loop step
+constexpr nsec_t default_limit = secs(10);       // when nothing ends the run
+constexpr nsec_t mem_ps_per_byte = 100;          // mem: 10 GB/s of CPU work
+constexpr nsec_t io_ps_per_byte = 1000;          // iorun: 1 GB/s, in a syscall
+
+struct timer_state {
+    bool started = false;
+    nsec_t next = 0;
+};
+
+struct suspend_point {
+    mutex m;
+    condvar cv;
+    std::vector<task_struct*> not_started;  // tasks created suspended
+};
+
+// The named resources of one run, created on first use as rt-app does.
+class resources {
+public:
+    mutex& mutex_named(const std::string& n) { return get(mutexes_, n); }
+    condvar& cond_named(const std::string& n) { return get(conds_, n); }
+    semaphore& sem_named(const std::string& n) { return get(sems_, n); }
+    spinlock_t& spin_named(const std::string& n) { return get(spins_, n); }
+    suspend_point& suspend_named(const std::string& n) { return get(suspends_, n); }
+    timer_state& timer_named(const std::string& n) { return get(timers_, n); }
+    barrier& barrier_named(const std::string& n, int users) {
+        auto it = barriers_.find(n);
+        if (it == barriers_.end()) it = barriers_.emplace(n, std::make_unique<barrier>(users)).first;
+        return *it->second;
+    }
+
+private:
+    template <class T>
+    T& get(std::map<std::string, std::unique_ptr<T>>& m, const std::string& n) {
+        auto& slot = m[n];
+        if (!slot) slot = std::make_unique<T>();
+        return *slot;
+    }
+    std::map<std::string, std::unique_ptr<mutex>> mutexes_;
+    std::map<std::string, std::unique_ptr<condvar>> conds_;
+    std::map<std::string, std::unique_ptr<semaphore>> sems_;
+    std::map<std::string, std::unique_ptr<spinlock_t>> spins_;
+    std::map<std::string, std::unique_ptr<suspend_point>> suspends_;
+    std::map<std::string, std::unique_ptr<timer_state>> timers_;
+    std::map<std::string, std::unique_ptr<barrier>> barriers_;
+};
+
+// resume: wake whoever is suspended on `name` (lost if nobody is), and start
+// tasks that were created suspended on it.
+void resume(resources& res, const std::string& name) {
+    suspend_point& sp = res.suspend_named(name);
+    for (task_struct* t : sp.not_started) wake_up_process(*t);
+    sp.not_started.clear();
+    sp.cv.broadcast();
+}
+
+int count_barrier_users(const std::vector<event>& evs, const std::string& name) {
+    int n = 0;
+    for (const event& e : evs) {
+        if (e.type == ev::barrier && e.ref == name) ++n;
+        n += count_barrier_users(e.body, name);
+    }
+    return n;
+}
+
+class task_program {
+public:
+    task_program(const task_def& def, std::string comm, resources& res,
+                 const std::map<std::string, int>& barrier_users, bool may_start_suspended)
+        : def_(def), comm_(std::move(comm)), res_(res), barrier_users_(barrier_users),
+          may_start_suspended_(may_start_suspended) {}
+
+    bool starts_suspended() const {
+        const auto& first = def_.phases.front().events.front();
+        return first.type == ev::suspend;
+    }
+    std::string suspend_name(const event& e) const { return e.ref.empty() ? def_.name : e.ref; }
+
+    void operator()() {
+        start_ = this_kernel().arch().now();
+        bool skip_first_suspend = may_start_suspended_ && starts_suspended();
+        for (int l = 0; def_.loop < 0 || l < def_.loop; ++l) {
+            for (const phase& ph : def_.phases) {
+                apply_attrs(ph.a);
+                for (int pl = 0; pl < ph.loop; ++pl) {
+                    for (const event& e : ph.events) {
+                        if (skip_first_suspend) {  // already satisfied by being started
+                            skip_first_suspend = false;
+                            continue;
+                        }
+                        execute(e);
+                    }
+                }
+            }
+        }
+    }
+
+private:
+    void apply_attrs(const attrs& a) {
+        task_struct& self = current();
+        if (a.policy || a.priority) {
+            const sched_policy pol = a.policy.value_or(self.policy);
+            const bool rt = pol == sched_policy::fifo || pol == sched_policy::rr;
+            const int prio = a.priority.value_or(rt ? 10 : 0);
+            if (pol != self.policy || prio != (rt ? self.rt_priority : prio_to_nice(self.static_prio)))
+                sched_setscheduler(self, pol, prio);
+        }
+        if (a.cpus) {
+            cpumask m;
+            for (int c : *a.cpus)
+                if (c < this_kernel().nr_cpus()) m.set(static_cast<std::size_t>(c));
+            if (m.any() && m != self.cpus_mask) set_cpus_allowed_ptr(self, m);
+        }
+    }
+
+    timer_state& timer_for(const std::string& ref) {
+        // "unique..." timers are per task instance, others are shared.
+        if (ref.rfind("unique", 0) == 0) return res_.timer_named(comm_ + "\x1f" + ref);
+        return res_.timer_named(ref);
+    }
+
+    void do_timer(const event& e) {
+        timer_state& t = timer_for(e.ref);
+        if (!t.started) {
+            t.started = true;
+            t.next = start_;
+        }
+        t.next += e.ns;
+        const nsec_t now = this_kernel().arch().now();
+        if (now < t.next) {
+            syscall_section sys;  // clock_nanosleep(TIMER_ABSTIME)
+            hrtimer_sleep(t.next - now);
+        } else if (!e.absolute) {
+            t.next = now;  // overrun: the grid shifts (relative mode)
+        }
+    }
+
+    void do_runtime(nsec_t ns) {
+        const nsec_t end = this_kernel().arch().now() + ns;
+        for (nsec_t now = this_kernel().arch().now(); now < end; now = this_kernel().arch().now())
+            burn(std::min(runtime_chunk, end - now));
+    }
+
+    void run_body(const event& e) {
+        for (int i = 0; i < e.loop; ++i)
+            for (const event& b : e.body) execute(b);
+    }
+
+    void execute(const event& e) {
+        switch (e.type) {
+        case ev::run: burn(e.ns); break;
+        case ev::runtime: do_runtime(e.ns); break;
+        case ev::sleep: {
+            syscall_section sys;  // nanosleep
+            hrtimer_sleep(e.ns);
+            break;
+        }
+        case ev::timer: do_timer(e); break;
+        case ev::lock: mutex_lock(res_.mutex_named(e.ref)); break;
+        case ev::unlock: mutex_unlock(res_.mutex_named(e.ref)); break;
+        case ev::wait: res_.cond_named(e.ref).wait(res_.mutex_named(e.mutex)); break;
+        case ev::signal: res_.cond_named(e.ref).signal(); break;
+        case ev::broad: res_.cond_named(e.ref).broadcast(); break;
+        case ev::sync: {
+            mutex& m = res_.mutex_named(e.mutex);
+            mutex_lock(m);
+            res_.cond_named(e.ref).signal();
+            res_.cond_named(e.ref).wait(m);
+            mutex_unlock(m);
+            break;
+        }
+        case ev::barrier: res_.barrier_named(e.ref, barrier_users_.at(e.ref)).arrive(); break;
+        case ev::suspend: {
+            suspend_point& sp = res_.suspend_named(suspend_name(e));
+            mutex_lock(sp.m);
+            sp.cv.wait(sp.m);
+            mutex_unlock(sp.m);
+            break;
+        }
+        case ev::resume: resume(res_, e.ref); break;
+        case ev::yield: {
+            syscall_section sys;
+            do_sched_yield();
+            break;
+        }
+        case ev::mem: burn(e.bytes * mem_ps_per_byte / 1000); break;
+        case ev::iorun: {
+            syscall_section sys;
+            burn(e.bytes * io_ps_per_byte / 1000);
+            break;
+        }
+        case ev::sem_post: res_.sem_named(e.ref).post(); break;
+        case ev::sem_wait: res_.sem_named(e.ref).wait(); break;
+        case ev::kp_syscall: {
+            syscall_section sys;
+            run_body(e);
+            break;
+        }
+        case ev::kp_preempt_off: {
+            preempt_guard g;
+            run_body(e);
+            break;
+        }
+        case ev::kp_irq_off: {
+            local_irq_disable();
+            run_body(e);
+            local_irq_enable();
+            break;
+        }
+        case ev::kp_spin: {
+            spin_guard g{res_.spin_named(e.ref)};
+            run_body(e);
+            break;
+        }
+        case ev::kp_might_sleep: might_sleep(); break;
+        case ev::kp_cond_resched: cond_resched(); break;
+        }
+    }
+
+    const task_def& def_;
+    std::string comm_;
+    resources& res_;
+    const std::map<std::string, int>& barrier_users_;
+    bool may_start_suspended_;
+    nsec_t start_ = 0;
+};
+
+// Without a CPU count from the file or the command line, the machine is
+// just big enough for every CPU the workload names.
+int cpus_named(const workload& w) {
+    int n = 1;
+    auto see = [&n](const attrs& a) {
+        if (a.cpus)
+            for (int c : *a.cpus) n = std::max(n, c + 1);
+    };
+    for (const task_def& t : w.tasks) {
+        see(t.a);
+        for (const phase& ph : t.phases) see(ph.a);
+    }
+    for (const irq_source_def& d : w.global.irqs) n = std::max(n, d.cpu + 1);
+    return n;
+}
+
+kernel_config make_config(const workload& w, const run_options& opt) {
+    kernel_config cfg;
+    cfg.nr_cpus = opt.cpus.value_or(w.global.cpus.value_or(cpus_named(w)));
+    cfg.hz = opt.hz.value_or(w.global.hz.value_or(1000));
+    cfg.model = opt.model.value_or(w.global.model.value_or(preempt_mode::full));
+    cfg.costs = w.global.costs;
+    return cfg;
+}
+
+
+void count_barriers(const std::vector<event>& evs, int instances, std::map<std::string, int>& users) {
+    for (const event& e : evs) {
+        if (e.type == ev::barrier) users[e.ref] += instances;
+        count_barriers(e.body, instances, users);
+    }
+}
+
+task_spec spec_for(const workload& w, const task_def& def, const std::string& comm, int nr_cpus) {
+    task_spec spec;
+    spec.name = comm;
+    spec.policy = *def.a.policy;
+    const bool rt = spec.policy == sched_policy::fifo || spec.policy == sched_policy::rr;
+    if (rt) spec.priority = *def.a.priority;
+    else spec.nice = *def.a.priority;
+    if (def.a.cpus) {
+        for (int c : *def.a.cpus)
+            if (c < nr_cpus) spec.cpus.push_back(c);
+        if (spec.cpus.empty())
+            throw workload_error(w.file + ":" + std::to_string(def.pos.line) + ":" + std::to_string(def.pos.column) +
+                                 ": " + def.path + ".cpus: none of these CPUs exists (the machine has " +
+                                 std::to_string(nr_cpus) + ")");
+        spec.cpu = spec.cpus.front();
+    }
+    return spec;
+}
+
+// Arrival instants of an interrupt source, up to `limit`.
+std::vector<nsec_t> arrivals(const irq_source_def& d, std::uint64_t seed, std::size_t index, nsec_t limit) {
+    constexpr std::size_t max_arrivals = 20'000'000;
+    std::vector<nsec_t> out;
+    std::mt19937_64 rng(seed * 0x9e3779b97f4a7c15ULL + index);  // one stream per source
+    std::exponential_distribution<double> gap(d.rate_hz > 0 ? d.rate_hz / 1e9 : 1.0);
+    for (nsec_t t = d.start; t <= limit;) {
+        for (int b = 0; b < d.burst && t + b * d.burst_gap <= limit; ++b) out.push_back(t + b * d.burst_gap);
+        if (out.size() > max_arrivals)
+            throw workload_error(d.path + ": more than 20 million interrupts in the run; lower the rate");
+        t += d.period > 0 ? d.period : std::max<nsec_t>(1, static_cast<nsec_t>(gap(rng)));
+    }
+    return out;
+}
+
+}  // namespace
+
+run_result run_workload(const workload& w, const run_options& opt) {
+    const kernel_config cfg = make_config(w, opt);
+    for (const irq_source_def& d : w.global.irqs)
+        if (d.cpu >= cfg.nr_cpus)
+            throw workload_error(w.file + ": " + d.path + ".cpu: CPU " + std::to_string(d.cpu) +
+                                 " does not exist (the machine has " + std::to_string(cfg.nr_cpus) + ")");
+    run_result out;
+    out.file = w.file;
+    out.model = cfg.model;
+    out.cpus = cfg.nr_cpus;
+    out.hz = cfg.hz;
+    out.seed = opt.seed.value_or(w.global.seed.value_or(1));
+    out.warnings = w.warnings;
+    const nsec_t duration = opt.duration.value_or(w.global.duration);
+    const nsec_t limit = duration > 0 ? duration : default_limit;
+
+    sim m(cfg);
+    stats_collector stats;  // before any task exists: task creation is a wakeup too
+    m.set_observer(&stats);
+    resources res;
+    std::map<std::string, int> barrier_users;
+    for (const task_def& def : w.tasks)
+        for (const phase& ph : def.phases) count_barriers(ph.events, def.instance, barrier_users);
+
+    std::vector<std::unique_ptr<task_program>> programs;
+    std::vector<std::unique_ptr<hrtimer>> starters;
+    std::vector<task_struct*> created;
+    for (const task_def& def : w.tasks) {
+        for (int i = 0; i < def.instance; ++i) {
+            const std::string comm = def.instance == 1 ? def.name : def.name + "-" + std::to_string(i);
+            auto prog = std::make_unique<task_program>(def, comm, res, barrier_users, def.delay == 0);
+            const bool suspended = prog->starts_suspended() && def.delay == 0;
+            task_spec spec = spec_for(w, def, comm, cfg.nr_cpus);
+            spec.start_stopped = suspended || def.delay > 0;
+            task_struct& t = m.spawn(spec, [p = prog.get()] { (*p)(); });
+            if (suspended) res.suspend_named(prog->suspend_name(def.phases.front().events.front())).not_started.push_back(&t);
+            if (!suspended && def.delay > 0) {
+                auto start = std::make_unique<hrtimer>();
+                start->function = [&t](hrtimer&) {
+                    wake_up_process(t);
+                    return hrtimer_restart::norestart;
+                };
+                hrtimer_start_on(m.kern().cpu(0), *start, def.delay);
+                starters.push_back(std::move(start));
+            }
+            created.push_back(&t);
+            programs.push_back(std::move(prog));
+        }
+    }
+    for (std::size_t k = 0; k < w.global.irqs.size(); ++k) {
+        const irq_source_def& d = w.global.irqs[k];
+        const int irq = static_cast<int>(k);
+        m.request_irq(irq, d.name, [&res, &d] {
+            if (d.handler > 0) burn(d.handler);
+            if (!d.wakes.empty()) resume(res, d.wakes);
+        });
+        for (nsec_t t : arrivals(d, out.seed, k, limit)) m.raise_irq(t, d.cpu, irq);
+    }
+
+    const auto why = m.run(limit);
+    if (why == sim_machine::stop_reason::time_limit && duration <= 0)
+        out.warnings.push_back(w.file + ": no global duration and the tasks do not end: stopped after " +
+                               std::to_string(limit / NSEC_PER_SEC) + " s of virtual time");
+    stats.finish(m.now());
+    out.duration = m.now();
+    collect_results(m.kern(), created, stats, out);
+    return out;
+}
+
+}  // namespace kp::workload
