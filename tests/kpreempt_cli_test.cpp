@@ -176,3 +176,57 @@ TEST(KpreemptCli, RtAppExamplesParseAndRun) {
 }
 
 }  // namespace
+
+namespace {
+
+std::vector<std::string> keys_of(const kp::json::value& v) {
+    std::vector<std::string> keys;
+    for (const auto& m : v.members) keys.push_back(m.first);
+    return keys;
+}
+
+// docs/report-schema.md, key by key.
+TEST(ReportSchema, EveryDocumentedKeyInOrderWithItsType) {
+    const fs::path w = write_temp("schema.json", R"({"tasks": {
+        "a": {"loop": 1, "run": 100},
+        "never": {"loop": 1, "suspend": "", "run": 1}}})");
+    const fs::path report = fs::path(testing::TempDir()) / "schema-report.json";
+    ASSERT_EQ(kpreempt("run " + w.string() + " --report " + report.string()).status, 0);
+    const kp::json::value doc = kp::json::parse(slurp(report));
+    using kp::json::kind;
+    EXPECT_EQ(keys_of(doc), (std::vector<std::string>{"kpreempt_report", "file", "model", "cpus", "hz", "seed",
+                                                      "duration_ns", "tasks", "cpu", "warnings", "kernel_log"}));
+    EXPECT_EQ(doc.find("kpreempt_report")->integer, 1);
+    EXPECT_EQ(doc.find("file")->type, kind::string);
+    EXPECT_EQ(doc.find("model")->str, "full");
+    for (const char* k : {"cpus", "hz", "seed", "duration_ns"}) EXPECT_TRUE(doc.find(k)->is_integer) << k;
+    EXPECT_EQ(doc.find("warnings")->type, kind::array);
+    EXPECT_EQ(doc.find("kernel_log")->type, kind::array);
+
+    const auto& tasks = doc.find("tasks")->items;
+    ASSERT_EQ(tasks.size(), 2u);
+    for (const auto& t : tasks) {
+        EXPECT_EQ(keys_of(t), (std::vector<std::string>{"name", "pid", "policy", "priority", "first_run_ns", "runs",
+                                                        "wakeup_latency_ns", "runtime_ns", "nvcsw", "nivcsw",
+                                                        "exited"}));
+        EXPECT_EQ(keys_of(*t.find("wakeup_latency_ns")),
+                  (std::vector<std::string>{"min", "mean", "p99", "max", "count"}));
+        EXPECT_EQ(t.find("exited")->type, kind::boolean);
+    }
+    EXPECT_EQ(tasks[0].find("name")->str, "a");
+    EXPECT_EQ(tasks[0].find("pid")->integer, 1);
+    EXPECT_EQ(tasks[0].find("policy")->str, "SCHED_OTHER");
+    EXPECT_EQ(tasks[0].find("first_run_ns")->integer, 0);
+    EXPECT_EQ(tasks[0].find("runtime_ns")->integer, 100000);
+    EXPECT_TRUE(tasks[0].find("exited")->b);
+    EXPECT_EQ(tasks[1].find("first_run_ns")->type, kind::null);  // suspended from the start, never resumed
+    EXPECT_FALSE(tasks[1].find("exited")->b);
+
+    const auto& cpus = doc.find("cpu")->items;
+    ASSERT_EQ(cpus.size(), 1u);
+    EXPECT_EQ(keys_of(cpus[0]),
+              (std::vector<std::string>{"cpu", "user_ns", "system_ns", "irq_ns", "softirq_ns", "idle_ns"}));
+    EXPECT_EQ(cpus[0].find("user_ns")->integer, 100000);
+}
+
+}  // namespace
