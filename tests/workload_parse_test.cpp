@@ -144,8 +144,32 @@ TEST(WorkloadParse, WrongTypesAndRanges) {
     EXPECT_EQ(error_of(R"({"tasks": {"t": {"policy": "SCHED_DEADLINE", "run": 1}}})"),
               "w.json:1:28: $.tasks.t.policy: SCHED_DEADLINE is not supported (no deadline class yet)");
     EXPECT_EQ(error_of(R"({"global": {}})"), "w.json:1:1: $: no \"tasks\" object");
-    EXPECT_EQ(error_of(R"({"tasks": {"t": {"exec": 5000, "period": 10000}}})"),
-              "w.json:1:26: $.tasks.t.exec: the legacy rt-app grammar (exec/period/lock_order) is not supported");
+    EXPECT_EQ(error_of(R"({"tasks": {"t": {"exec": 5000, "period": 1000}}})"),
+              "w.json:1:26: $.tasks.t.exec: exec is longer than the period");
+}
+
+// rt-app's first grammar (taskset.json, merge/) becomes ordinary events.
+TEST(WorkloadParse, LegacyGrammarIsTranslatedIntoEvents) {
+    const workload w = parse(R"({
+        "resources": {"m": {"type": "mutex"}, "c": {"type": "wait"}, "s": {"type": "signal", "target": "c"}},
+        "tasks": {
+            "t": {"exec": 5000, "period": 10000, "lock_order": ["c", "r"],
+                  "resources": {"c": {"duration": 0, "access": ["m"]}, "r": {"duration": 1000}}},
+            "u": {"exec": 100, "period": 1000, "sleep": false, "priority": -3, "lock_order": ["s"],
+                  "resources": {"s": {"access": ["m"]}}}}})");
+    ASSERT_EQ(w.tasks.size(), 2u);
+    std::string t_events, u_events;
+    for (const event& e : w.tasks[0].phases[0].events)
+        t_events += std::string(ev_name(e.type)) + "(" + e.ref + (e.mutex.empty() ? "" : "," + e.mutex) +
+                    (e.ns ? "," + std::to_string(e.ns) : "") + ") ";
+    for (const event& e : w.tasks[1].phases[0].events) u_events += std::string(ev_name(e.type)) + "(" + e.ref + ") ";
+    // c waits with the mutex it accesses; r is an untyped resource, so a mutex.
+    EXPECT_EQ(t_events,
+              "lock(m) wait(c,m) unlock(m) lock(r) run(,1000000) unlock(r) run(,4000000) "
+              "timer(unique_legacy_period,10000000) ");
+    EXPECT_TRUE(w.tasks[0].phases[0].events.back().absolute);  // a fixed period grid
+    EXPECT_EQ(u_events, "lock(m) signal(c) unlock(m) run() ");  // "sleep": false: no waiting for the period
+    EXPECT_EQ(*w.tasks[1].a.priority, -3);
 }
 
 TEST(WorkloadParse, MissingFileIsAnError) {

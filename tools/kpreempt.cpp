@@ -29,10 +29,11 @@ constexpr const char* main_help =
     "'kpreempt <command> --help' describes a command's options.\n";
 
 constexpr const char* run_help =
-    "usage: kpreempt run FILE [options]\n"
+    "usage: kpreempt run FILE [FILE...] [options]\n"
     "\n"
     "Runs the rt-app workload FILE (JSON, with kpreempt's kernel extensions) on\n"
     "the simulated machine and prints a summary. Options override the file.\n"
+    "Several files are merged first, as rt-app's merge.py does.\n"
     "\n"
     "  --model none|voluntary|full   preemption model (default: file, else full)\n"
     "  --cpus N                      number of CPUs, 1 to 256\n"
@@ -43,7 +44,7 @@ constexpr const char* run_help =
     "  --timeline                    draw an ASCII timeline per CPU\n";
 
 constexpr const char* compare_help =
-    "usage: kpreempt compare FILE --models none,voluntary,full [options]\n"
+    "usage: kpreempt compare FILE [FILE...] --models none,voluntary,full [options]\n"
     "\n"
     "Runs FILE once per model and prints one table, a column per model.\n"
     "Takes --cpus, --hz, --seed and --duration as 'run' does.\n";
@@ -54,7 +55,7 @@ struct usage_error {
 
 struct cli {
     std::string command;
-    std::string file;
+    std::vector<std::string> files;
     run_options opt;
     std::string report;
     bool timeline = false;
@@ -109,11 +110,10 @@ cli parse_args(int argc, char** argv) {
         else if (a == "--report" && c.command == "run") c.report = value();
         else if (a == "--timeline" && c.command == "run") c.timeline = true;
         else if (!a.empty() && a[0] == '-') throw usage_error{"unknown option '" + a + "' for '" + c.command + "'"};
-        else if (c.file.empty()) c.file = a;
-        else throw usage_error{"unexpected argument '" + a + "'"};
+        else c.files.push_back(a);
     }
     if (c.help) return c;
-    if (c.file.empty()) throw usage_error{"missing workload FILE"};
+    if (c.files.empty()) throw usage_error{"missing workload FILE"};
     if (c.command == "compare" && c.models.empty())
         c.models = {kp::preempt_mode::none, kp::preempt_mode::voluntary, kp::preempt_mode::full};
     return c;
@@ -130,7 +130,7 @@ int terminal_width() {
 }
 
 int run(const cli& c) {
-    const workload w = load_workload(c.file);
+    const workload w = load_workload(c.files);
     const run_result r = run_workload(w, c.opt);
     std::fputs(format_summary(r).c_str(), stdout);
     if (c.timeline) std::fputs(("\n" + format_timeline(r, terminal_width())).c_str(), stdout);
@@ -143,7 +143,7 @@ int run(const cli& c) {
 }
 
 int compare(const cli& c) {
-    const workload w = load_workload(c.file);
+    const workload w = load_workload(c.files);
     std::vector<run_result> runs;
     for (kp::preempt_mode m : c.models) {
         run_options o = c.opt;

@@ -10,7 +10,9 @@
 #include <new>
 
 #if KP_SANITIZE
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
+#include <sanitizer/lsan_interface.h>
 #endif
 
 extern "C" void kp_stack_switch(void** save_sp, void* new_sp);
@@ -39,7 +41,31 @@ task_stack::task_stack(std::size_t usable_bytes) {
     bottom_ = static_cast<char*>(map_) + ps;
 }
 
-task_stack::~task_stack() { munmap(map_, map_size_); }
+task_stack::~task_stack() {
+#if KP_SANITIZE
+    // A task still switched out when its machine is destroyed leaves its
+    // frames' redzones poisoned; a later mmap may reuse these addresses.
+    ASAN_UNPOISON_MEMORY_REGION(bottom_, size_);
+#endif
+    munmap(map_, map_size_);
+}
+
+void task_stack::forget_frames([[maybe_unused]] const void* sp) const {
+#if KP_SANITIZE
+    auto lo = reinterpret_cast<std::uintptr_t>(sp);
+    const auto base = reinterpret_cast<std::uintptr_t>(bottom_);
+    const auto top = base + size_;
+    if (lo < base || lo >= top) return;
+    lo &= ~(alignof(void*) - 1);
+    // The frames' redzones are poisoned: unpoison before reading the words.
+    ASAN_UNPOISON_MEMORY_REGION(reinterpret_cast<void*>(lo), top - lo);
+    for (auto a = lo; a + sizeof(void*) <= top; a += sizeof(void*)) {
+        void* word;
+        std::memcpy(&word, reinterpret_cast<const void*>(a), sizeof word);
+        if (word != nullptr) __lsan_ignore_object(word);  // no-op unless it points into a live heap block
+    }
+#endif
+}
 
 bool task_stack::in_guard(const void* addr) const {
     auto a = reinterpret_cast<std::uintptr_t>(addr);

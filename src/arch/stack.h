@@ -27,6 +27,13 @@ public:
     std::size_t size() const { return size_; }
     // The guard page, for reporting a fault address as an overflow.
     bool in_guard(const void* addr) const;
+    // The owning task never finished and its frames are dropped without
+    // unwinding (its machine is destroyed while it is blocked or preempted);
+    // sp is its saved stack pointer. Objects its frames own are leaked. Under
+    // LeakSanitizer, heap objects referenced from the live part [sp, top) are
+    // marked as not leaked, as if the stack were still scanned; real leaks
+    // elsewhere are still reported. A no-op without KP_SANITIZE.
+    void forget_frames(const void* sp) const;
 
 private:
     void* map_ = nullptr;

@@ -1,6 +1,7 @@
 #include "kernel/fork.h"
 
 #include <exception>
+#include <stdexcept>
 
 #include "kernel/debug/debug.h"
 #include "kernel/entry/entry.h"
@@ -72,7 +73,14 @@ task_struct& kernel_clone(kernel& k, const task_params& params, std::function<vo
     if (params.affinity.none())
         for (int c = 0; c < k.nr_cpus(); ++c) p.cpus_mask.set(static_cast<std::size_t>(c));
     p.nr_cpus_allowed = static_cast<int>(p.cpus_mask.count());
-    p.cpu = p.wake_cpu = params.cpu;
+    for (std::size_t c = static_cast<std::size_t>(k.nr_cpus()); c < p.cpus_mask.size(); ++c)
+        if (p.cpus_mask.test(c)) throw std::invalid_argument("task " + params.name + ": CPU " + std::to_string(c) + " does not exist");
+    if (params.cpu < 0 || params.cpu >= k.nr_cpus())
+        throw std::invalid_argument("task " + params.name + ": CPU " + std::to_string(params.cpu) + " does not exist");
+    // Start on the preferred CPU if allowed there, else on the first allowed one.
+    int first = params.cpu;
+    while (!p.cpus_mask.test(static_cast<std::size_t>(first))) first = (first + 1) % k.nr_cpus();
+    p.cpu = p.wake_cpu = first;
     if (!params.kthread) p.mm = &k.alloc_mm(params.name);
     p.sched_class->task_fork(p);
     p.stack = std::make_unique<task_stack>(k.config().stack_size);
@@ -93,6 +101,7 @@ task_struct& fork_idle(kernel& k, int cpu) {
     p.cpus_mask.set(static_cast<std::size_t>(cpu));
     p.nr_cpus_allowed = 1;
     p.active_mm = &k.init_mm;
+    k.init_mm.mm_count.fetch_add(1, std::memory_order_relaxed);  // mmgrab_lazy_tlb (sched_init / cpu_init)
     p.__state.store(TASK_RUNNING);
     p.on_cpu.store(1);
     p.stack = std::make_unique<task_stack>(k.config().stack_size);
@@ -116,7 +125,9 @@ void do_exit() {
     if (t.mm) {
         // exit_mm: keep the mm as a lazy active_mm until the switch away.
         t.mm->mm_count.fetch_add(1, std::memory_order_relaxed);
-        t.mm->mm_users.fetch_sub(1, std::memory_order_relaxed);
+        // mmput: the last user's exit drops the users' shared mm_count reference.
+        if (t.mm->mm_users.fetch_sub(1, std::memory_order_relaxed) == 1)
+            t.mm->mm_count.fetch_sub(1, std::memory_order_relaxed);
         t.mm = nullptr;
     }
     t.exit_time = this_kernel().arch().now();

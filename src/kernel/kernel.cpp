@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "kernel/fork.h"
+#include "kernel/sched/core.h"
 #include "kernel/sched/cputime.h"
 #include "kernel/time/timer.h"
 
@@ -28,12 +29,18 @@ kernel::kernel(const kernel_config& cfg, arch_machine& arch) : cfg_(cfg), arch_(
     for (int c = 0; c < cfg.nr_cpus; ++c) {
         percpu& pc = *cpus_[static_cast<std::size_t>(c)];
         pc.idle = &fork_idle(*this, c);
-        pc.runqueue.idle = pc.runqueue.curr = pc.idle;
+        pc.runqueue.idle = pc.runqueue.curr = pc.current_task = pc.idle;
         pc.online = true;
+        update_idle_cpu(pc.runqueue);
     }
 }
 
-kernel::~kernel() = default;
+kernel::~kernel() {
+    // Tasks that never exited are dropped here with their frames, unwound by
+    // nobody (see task_stack::forget_frames and docs).
+    for (auto& t : tasks_)
+        if (t->stack) t->stack->forget_frames(t->ctx.sp);
+}
 
 task_struct& kernel::alloc_task(const std::string& comm, bool idle) {
     auto t = std::make_unique<task_struct>();

@@ -46,6 +46,7 @@ struct percpu {
     std::vector<timer_list*> timers;  // jiffies timers (timer wheel stand-in)
     cpu_accounting acct;
     task_struct* idle = nullptr;
+    task_struct* current_task = nullptr;  // `current`
     bool online = false;
 };
 
@@ -82,6 +83,10 @@ public:
     mm_struct& alloc_mm(const std::string& owner);
     nsec_t last_might_resched_report = -1;  // rate limit of __might_resched
     int preempt_notifier_key = 0;            // static key preempt_notifier_key
+    // available_idle_cpu() of every CPU, one bit each, kept by
+    // update_idle_cpu() so that wakeup placement need not visit every
+    // runqueue (Linux keeps similar hints: nohz.idle_cpus_mask, has_idle_cores).
+    std::atomic<std::uint64_t> idle_cpus[NR_CPUS / 64] = {};
     std::vector<irq_desc> irq_descs;
 
 private:
@@ -101,7 +106,9 @@ inline thread_local percpu* this_cpu_ptr = nullptr;
 
 inline percpu& this_cpu() { return *this_cpu_ptr; }
 inline rq& this_rq() { return this_cpu_ptr->runqueue; }
-inline task_struct& current() { return *this_cpu_ptr->runqueue.curr; }
+// `current` changes inside switch_to (x86's pcpu_hot.current_task), not when
+// __schedule sets rq->curr: prepare_task_switch still runs as prev.
+inline task_struct& current() { return *this_cpu_ptr->current_task; }
 inline int smp_processor_id() { return this_cpu_ptr ? this_cpu_ptr->cpu : -1; }
 inline kernel& this_kernel() { return *this_cpu_ptr->k; }
 inline rq& cpu_rq(kernel& k, int cpu) { return k.cpu(cpu).runqueue; }

@@ -28,7 +28,7 @@ namespace {
 
 class parser {
 public:
-    explicit parser(std::string_view text) : s_(text) {}
+    parser(std::string_view text, int file) : s_(text) { pos_.file = file; }
 
     value document() {
         skip_space();
@@ -230,6 +230,6 @@ private:
 
 }  // namespace
 
-value parse(std::string_view text) { return parser(text).document(); }
+value parse(std::string_view text, int file) { return parser(text, file).document(); }
 
 }  // namespace kp::json

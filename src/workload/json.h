@@ -19,6 +19,7 @@ namespace kp::json {
 struct position {
     int line = 1;
     int column = 1;
+    int file = 0;  // which of several merged files (an index the caller keeps)
 };
 
 class value;
@@ -56,6 +57,6 @@ public:
     position pos;
 };
 
-value parse(std::string_view text);
+value parse(std::string_view text, int file = 0);
 
 }  // namespace kp::json

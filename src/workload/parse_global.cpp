@@ -153,12 +153,14 @@ void check_references(reader& r, const workload& w) {
             break;
         case ev::signal:
         case ev::broad:
-            if (!n.waited_conds.count(e->ref)) r.fail(at, e->path, "nobody waits on '" + e->ref + "'");
+            // Conditions are one namespace: waits, syncs and suspends.
+            if (!n.waited_conds.count(e->ref) && !n.suspended.count(e->ref))
+                r.fail(at, e->path, "nobody waits on '" + e->ref + "'");
             break;
         case ev::resume:
             // rt-app 1.0 names the suspend condition; newer rt-app uses the
             // suspending task's own name. Either must exist.
-            if (!n.suspended.count(e->ref) && !tasks.count(e->ref))
+            if (!n.suspended.count(e->ref) && !n.waited_conds.count(e->ref) && !tasks.count(e->ref))
                 r.fail(at, e->path, "nobody suspends on '" + e->ref + "' and no task has that name");
             break;
         default: break;

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cmath>
+#include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "workload/workload.h"
 
@@ -14,17 +16,18 @@ inline constexpr double max_event_us = 3600.0e6;  // an hour of virtual time per
 
 class reader {
 public:
-    reader(std::string file, workload& w) : file_(std::move(file)), w_(w) {}
+    // `files`: the files merged into the document, indexed by position::file.
+    reader(std::vector<std::string> files, workload& w) : files_(std::move(files)), w_(w) {}
 
     [[noreturn]] void fail(const json::value& v, const std::string& path, const std::string& what) const {
         std::ostringstream os;
-        os << file_ << ":" << v.pos.line << ":" << v.pos.column << ": " << path << ": " << what;
+        os << file_of(v) << ":" << v.pos.line << ":" << v.pos.column << ": " << path << ": " << what;
         throw workload_error(os.str());
     }
 
     void warn(const json::value& v, const std::string& path, const std::string& what) {
         std::ostringstream os;
-        os << file_ << ":" << v.pos.line << ":" << v.pos.column << ": " << path << ": warning: " << what;
+        os << file_of(v) << ":" << v.pos.line << ":" << v.pos.column << ": " << path << ": warning: " << what;
         w_.warnings.push_back(os.str());
     }
 
@@ -55,15 +58,30 @@ public:
         return v.str;
     }
 
-    const std::string& file() const { return file_; }
+    const std::string& file_of(const json::value& v) const {
+        return files_.at(static_cast<std::size_t>(v.pos.file));
+    }
 
 private:
-    std::string file_;
+    std::vector<std::string> files_;
     workload& w_;
 };
 
 
 void read_global(reader& r, global_def& g, const json::value& v, const std::string& path);
+
+// rt-app's first grammar (exec / period / lock_order / resources), still used
+// by Debian's examples taskset.json and merge/: translated into events.
+struct legacy_resource {
+    std::string type = "mutex";  // mutex, wait, signal, broadcast, sync, sleep, run
+    std::string target;          // the condition a signal / broadcast / sync acts on
+};
+using legacy_types = std::map<std::string, legacy_resource>;
+legacy_types read_legacy_resources(reader& r, const json::value* top_resources);
+bool is_legacy(const json::value& obj);
+// A task or phase object in the legacy grammar, as one phase.
+phase read_legacy_phase(reader& r, const json::value& obj, const std::string& path, const legacy_types& types,
+                        const std::string& name);
 // Every name used must exist: tasks named by resume / wakes; a mutex
 // unlocked somewhere is locked somewhere; and so on.
 void check_references(reader& r, const workload& w);

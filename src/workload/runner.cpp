@@ -25,20 +25,16 @@ struct timer_state {
     nsec_t next = 0;
 };
 
-struct suspend_point {
-    mutex m;
-    condvar cv;
-    std::vector<task_struct*> not_started;  // tasks created suspended
-};
-
 // The named resources of one run, created on first use as rt-app does.
+// As in rt-app, conditions are one namespace (wait, signal, broad, sync,
+// suspend and resume on "X" all use condition X) and mutexes another
+// (suspend and resume on "X" also take mutex X).
 class resources {
 public:
     mutex& mutex_named(const std::string& n) { return get(mutexes_, n); }
     condvar& cond_named(const std::string& n) { return get(conds_, n); }
     semaphore& sem_named(const std::string& n) { return get(sems_, n); }
     spinlock_t& spin_named(const std::string& n) { return get(spins_, n); }
-    suspend_point& suspend_named(const std::string& n) { return get(suspends_, n); }
     timer_state& timer_named(const std::string& n) { return get(timers_, n); }
     barrier& barrier_named(const std::string& n, int users) {
         auto it = barriers_.find(n);
@@ -57,18 +53,20 @@ private:
     std::map<std::string, std::unique_ptr<condvar>> conds_;
     std::map<std::string, std::unique_ptr<semaphore>> sems_;
     std::map<std::string, std::unique_ptr<spinlock_t>> spins_;
-    std::map<std::string, std::unique_ptr<suspend_point>> suspends_;
     std::map<std::string, std::unique_ptr<timer_state>> timers_;
     std::map<std::string, std::unique_ptr<barrier>> barriers_;
 };
 
-// resume: wake whoever is suspended on `name` (lost if nobody is), and start
-// tasks that were created suspended on it.
-void resume(resources& res, const std::string& name) {
-    suspend_point& sp = res.suspend_named(name);
-    for (task_struct* t : sp.not_started) wake_up_process(*t);
-    sp.not_started.clear();
-    sp.cv.broadcast();
+// resume: broadcast condition `name` (lost if nobody waits). From a task,
+// under mutex `name` as rt-app does; from an interrupt handler, which cannot
+// sleep, without it.
+void resume(resources& res, const std::string& name, bool from_task) {
+    if (!from_task) {
+        res.cond_named(name).broadcast();
+        return;
+    }
+    mutex_guard g{res.mutex_named(name)};
+    res.cond_named(name).broadcast();
 }
 
 int count_barrier_users(const std::vector<event>& evs, const std::string& name) {
@@ -178,23 +176,20 @@ private:
         case ev::wait: res_.cond_named(e.ref).wait(res_.mutex_named(e.mutex)); break;
         case ev::signal: res_.cond_named(e.ref).signal(); break;
         case ev::broad: res_.cond_named(e.ref).broadcast(); break;
-        case ev::sync: {
-            mutex& m = res_.mutex_named(e.mutex);
-            mutex_lock(m);
+        case ev::sync:
+            // rt-app's code (not its tutorial): signal, then wait, with the
+            // mutex already held by the caller's own "lock" event.
             res_.cond_named(e.ref).signal();
-            res_.cond_named(e.ref).wait(m);
-            mutex_unlock(m);
+            res_.cond_named(e.ref).wait(res_.mutex_named(e.mutex));
             break;
-        }
         case ev::barrier: res_.barrier_named(e.ref, barrier_users_.at(e.ref)).arrive(); break;
         case ev::suspend: {
-            suspend_point& sp = res_.suspend_named(suspend_name(e));
-            mutex_lock(sp.m);
-            sp.cv.wait(sp.m);
-            mutex_unlock(sp.m);
+            const std::string name = suspend_name(e);
+            mutex_guard g{res_.mutex_named(name)};
+            res_.cond_named(name).wait(res_.mutex_named(name));
             break;
         }
-        case ev::resume: resume(res_, e.ref); break;
+        case ev::resume: resume(res_, e.ref, true); break;
         case ev::yield: {
             syscall_section sys;
             do_sched_yield();
@@ -346,7 +341,7 @@ run_result run_workload(const workload& w, const run_options& opt) {
             task_spec spec = spec_for(w, def, comm, cfg.nr_cpus);
             spec.start_stopped = suspended || def.delay > 0;
             task_struct& t = m.spawn(spec, [p = prog.get()] { (*p)(); });
-            if (suspended) res.suspend_named(prog->suspend_name(def.phases.front().events.front())).not_started.push_back(&t);
+            if (suspended) res.cond_named(prog->suspend_name(def.phases.front().events.front())).add_not_started(t);
             if (!suspended && def.delay > 0) {
                 auto start = std::make_unique<hrtimer>();
                 start->function = [&t](hrtimer&) {
@@ -365,7 +360,7 @@ run_result run_workload(const workload& w, const run_options& opt) {
         const int irq = static_cast<int>(k);
         m.request_irq(irq, d.name, [&res, &d] {
             if (d.handler > 0) burn(d.handler);
-            if (!d.wakes.empty()) resume(res, d.wakes);
+            if (!d.wakes.empty()) resume(res, d.wakes, false);
         });
         for (nsec_t t : arrivals(d, out.seed, k, limit)) m.raise_irq(t, d.cpu, irq);
     }

@@ -18,17 +18,23 @@ void condvar::wait(mutex& m) {
     mutex_lock(m);
 }
 
+// Only while the machine is being set up (no CPU runs, no lock to take).
+void condvar::add_not_started(task_struct& t) { waiters_.push_back(new ticket{&t, false, true}); }
+
+// Called with lock_ held, the ticket already off the queue.
+void condvar::wake(ticket* t) {
+    task_struct* task = t->task;  // read before the waiter may return and drop its ticket
+    if (t->owned) delete t;
+    else __atomic_store_n(&t->woken, true, __ATOMIC_RELEASE);
+    wake_up_process(*task);
+}
+
 void condvar::signal() {
-    ticket* t = nullptr;
-    {
-        spin_guard g{lock_};
-        if (waiters_.empty()) return;
-        t = waiters_.front();
-        waiters_.pop_front();
-        task_struct* task = t->task;
-        __atomic_store_n(&t->woken, true, __ATOMIC_RELEASE);
-        wake_up_process(*task);
-    }
+    spin_guard g{lock_};
+    if (waiters_.empty()) return;
+    ticket* t = waiters_.front();
+    waiters_.pop_front();
+    wake(t);
 }
 
 void condvar::broadcast() {
@@ -36,10 +42,13 @@ void condvar::broadcast() {
     while (!waiters_.empty()) {
         ticket* t = waiters_.front();
         waiters_.pop_front();
-        task_struct* task = t->task;
-        __atomic_store_n(&t->woken, true, __ATOMIC_RELEASE);
-        wake_up_process(*task);
+        wake(t);
     }
+}
+
+condvar::~condvar() {
+    for (ticket* t : waiters_)
+        if (t->owned) delete t;
 }
 
 void barrier::arrive() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <deque>
+#include <memory>
 #include <string>
 
 #include "kernel/locking/wait.h"
@@ -15,15 +16,25 @@ namespace kp::workload {
 // every waiter; a signal with no waiter is lost (as pthread's).
 class condvar {
 public:
+    condvar() = default;
+    ~condvar();
+    condvar(const condvar&) = delete;
+    condvar& operator=(const condvar&) = delete;
     void wait(mutex& m);  // unlock m, sleep until signalled, relock m
     void signal();
     void broadcast();
+    // A task created stopped counts as waiting here: the first signal or
+    // broadcast starts it (it never ran, so it holds no mutex to retake).
+    // Before the machine runs only.
+    void add_not_started(task_struct& t);
 
 private:
     struct ticket {
         task_struct* task;
         bool woken = false;
+        bool owned = false;  // a not-started task's ticket, freed when woken
     };
+    void wake(ticket* t);
     spinlock_t lock_;
     std::deque<ticket*> waiters_;
 };

@@ -111,5 +111,7 @@ public:
 
 workload parse_workload(std::string_view text, const std::string& file);
 workload load_workload(const std::string& file);
+// Several files merged into one workload as rt-app's merge.py does.
+workload load_workload(const std::vector<std::string>& files);
 
 }  // namespace kp::workload

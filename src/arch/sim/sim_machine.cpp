@@ -27,9 +27,7 @@ std::uint32_t vector_bit(irq_vector v) {
 
 bool sim_machine::later::operator()(const event& a, const event& b) const {
     if (a.time != b.time) return a.time > b.time;
-    if (a.rank != b.rank) return a.rank > b.rank;
-    if (a.cpu != b.cpu) return a.cpu > b.cpu;
-    return a.seq > b.seq;
+    return a.order > b.order;  // rank, then cpu, then seq
 }
 
 sim_machine::sim_machine(const kernel_config& cfg) : ipi_latency_(cfg.costs.ipi_latency) {
@@ -41,8 +39,10 @@ sim_machine::sim_machine(const kernel_config& cfg) : ipi_latency_(cfg.costs.ipi_
 sim_machine::~sim_machine() = default;
 
 void sim_machine::post(nsec_t time, int cpu, ev_kind kind, std::uint64_t arg) {
-    const std::uint8_t rank = kind == ev_kind::resume ? 0 : 1;
-    queue_.push_back({time, rank, cpu, seq_++, kind, arg});
+    static_assert(NR_CPUS <= 512, "the cpu field of event::order has 9 bits");
+    const std::uint64_t rank = kind == ev_kind::resume ? 0 : 1;
+    const std::uint64_t order = rank << 63 | static_cast<std::uint64_t>(cpu) << 54 | (seq_++ & ((1ull << 54) - 1));
+    queue_.push_back({time, order, arg, cpu, kind});
     std::push_heap(queue_.begin(), queue_.end(), later{});
 }
 
@@ -58,6 +58,8 @@ void sim_machine::set_next_event(int cpu, nsec_t expires) {
 }
 
 void sim_machine::send_ipi(int cpu, irq_vector v) {
+    // Before boot no CPU runs; each one looks for work when it starts.
+    if (!booted_) return;
     post(now_ + ipi_latency_, cpu, ev_kind::ipi, static_cast<std::uint64_t>(v));
 }
 
@@ -134,7 +136,7 @@ void sim_machine::enter_cpu(int cpu) {
     sim_cpu& c = cpus_[static_cast<std::size_t>(cpu)];
     if (c.state == cpu_state::spinning) --spinning_;
     c.state = cpu_state::running;
-    stack_switch(loop_ctx_, pc.runqueue.curr->ctx);
+    stack_switch(loop_ctx_, pc.current_task->ctx);
     this_cpu_ptr = nullptr;
 }
 
@@ -142,7 +144,7 @@ void sim_machine::park(cpu_state state) {
     percpu& pc = *this_cpu_ptr;
     cpus_[static_cast<std::size_t>(pc.cpu)].state = state;
     if (state == cpu_state::spinning) ++spinning_;
-    stack_switch(pc.runqueue.curr->ctx, loop_ctx_);
+    stack_switch(pc.current_task->ctx, loop_ctx_);
     // The loop re-entered this CPU (this_cpu_ptr is set again).
 }
 
@@ -169,6 +171,9 @@ void sim_machine::deliver_pending() {
             src.irq = c.pending_lines.front();
             c.pending_lines.erase(c.pending_lines.begin());
         }
+        if (src.irq >= 0) ++irqs_.device;
+        else if (src.vector == irq_vector::local_timer) ++irqs_.timer;
+        else ++irqs_.ipi;
         this_cpu_ptr->irqs_off.store(true, std::memory_order_relaxed);  // the CPU masks on entry
         handle_arch_irq(src);
         this_cpu_ptr->irqs_off.store(false, std::memory_order_relaxed);  // iret restores IF

@@ -45,6 +45,13 @@ public:
     // would pass `limit`.
     stop_reason run(nsec_t limit);
     std::uint64_t events_processed() const { return events_; }
+    // Interrupts taken by the CPUs (not merely posted), by kind.
+    struct irq_counts {
+        std::uint64_t timer = 0;   // local timer (the tick and every hrtimer)
+        std::uint64_t ipi = 0;     // reschedule and call-function IPIs
+        std::uint64_t device = 0;  // device lines
+    };
+    irq_counts interrupts_delivered() const { return irqs_; }
 
     // arch_machine
     nsec_t now() const override { return now_; }
@@ -71,11 +78,13 @@ private:
 
     struct event {
         nsec_t time;
-        std::uint8_t rank;  // 0: resume, 1: interrupt
-        int cpu;
-        std::uint64_t seq;
-        ev_kind kind;
+        // The rest of the tie-break in one word, compared at once:
+        // rank (bit 63; 0: resume, 1: interrupt), cpu (bits 54-62), then
+        // the posting sequence number (bits 0-53).
+        std::uint64_t order;
         std::uint64_t arg;
+        int cpu;
+        ev_kind kind;
     };
     struct later {
         bool operator()(const event& a, const event& b) const;
@@ -97,6 +106,7 @@ private:
     std::vector<event> queue_;  // a binary heap ordered by `later`
     std::uint64_t seq_ = 0;
     std::uint64_t events_ = 0;
+    irq_counts irqs_;
     nsec_t now_ = 0;
     nsec_t ipi_latency_ = 0;
     int spinning_ = 0;

@@ -23,7 +23,7 @@ void emit(log_level level, std::string text) {
 }
 
 std::string preempt_model_str(const kernel& k) {
-    return "PREEMPT_DYNAMIC (" + std::string(preempt_mode_name(k.dyn.mode)) + ")";
+    return "PREEMPT(" + std::string(preempt_mode_name(k.dyn.mode)) + ")";  // preempt_model_str()
 }
 
 // dump_stack()'s header line.

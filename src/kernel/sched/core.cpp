@@ -78,6 +78,7 @@ void context_switch(rq& rq, task_struct& prev, task_struct& next) {
     switch_mm_bookkeeping(rq, prev, next);
     rq.switch_prev = &prev;
     const bool prev_dies = prev.state() == TASK_DEAD;
+    rq_percpu(rq).current_task = &next;  // switch_to's this_cpu_write(current_task, next)
     rq.k->arch().switch_to(prev, next, prev_dies);
     // Here in next's context (possibly much later, on another CPU: this
     // stack belongs to whichever task was just switched back in).
@@ -152,6 +153,7 @@ void __schedule(sched_mode mode, preempt_point point) {
     ++*switch_count;
     account_set(pc, task_bucket(*next) == cpu_bucket::idle ? cpu_bucket::idle : cpu_bucket::system);
     rq.curr = next;
+    update_idle_cpu(rq);
     const nsec_t now = k.arch().now();
     if (next->first_run < 0) next->first_run = now;
     if (k.observer) {
@@ -218,8 +220,8 @@ int __cond_resched(preempt_point point) {
     return 0;
 }
 
-int cond_resched() {
-    __might_resched(std::source_location::current(), 0);
+int cond_resched(std::source_location loc) {
+    __might_resched(loc, 0);
     return this_kernel().dyn.cond_resched ? __cond_resched(preempt_point::cond_resched) : 0;
 }
 

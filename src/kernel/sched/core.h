@@ -1,6 +1,8 @@
 // The scheduler core's entry points (kernel/sched/core.c).
 #pragma once
 
+#include <source_location>
+
 #include "kernel/kernel.h"
 #include "kpreempt/observer.h"
 
@@ -17,7 +19,9 @@ void schedule_preempt_disabled();
 void preempt_schedule_common(preempt_point point);
 void preempt_schedule_irq();
 int __cond_resched(preempt_point point);
-int cond_resched();
+// cond_resched(): the debug check at the caller's line, then the
+// preemption point of NONE and VOLUNTARY.
+int cond_resched(std::source_location loc = std::source_location::current());
 void might_resched();
 void schedule_tail(task_struct* prev);
 void finish_task_switch(task_struct* prev);
@@ -30,6 +34,11 @@ void scheduler_ipi();
 void activate_task(rq& rq, task_struct& p, int flags);
 void deactivate_task(rq& rq, task_struct& p, int flags);
 void set_task_cpu(task_struct& p, int cpu);
+// Keep kernel::idle_cpus in step with rq (after rq.curr or rq.nr_running change).
+void update_idle_cpu(rq& rq);
+// The first CPU of `allowed` that is available_idle_cpu(), scanning
+// cyclically from `from` (included); -1 if none.
+int find_idle_cpu(kernel& k, const cpumask& allowed, int from);
 void wakeup_preempt(rq& rq, task_struct& p, int wake_flags);
 
 int try_to_wake_up(task_struct& p, unsigned state, int wake_flags);

@@ -13,15 +13,13 @@
 // once, its lag clamped and kept), no group scheduling, no NEXT_BUDDY.
 #include <algorithm>
 #include <cassert>
+#include <cstdint>
 
 #include "kernel/sched/core.h"
 
 namespace kp {
 
 namespace {
-
-// 128-bit intermediates, as Linux's mul_u64_u32_shr / avg_vruntime use.
-__extension__ typedef __int128 s128;
 
 constexpr std::uint64_t NICE_0_LOAD = 1024;
 
@@ -33,9 +31,17 @@ constexpr std::uint64_t prio_to_weight[40] = {
     110,   87,    70,    56,    45,    36,    29,    23,    18,    15,
 };
 
+// a / b for 0 < b < 2^63, truncating like the 128-bit division it
+// replaces: 64-bit when a fits (the usual case), as __divti3 is slow.
+std::int64_t div_s128(s128 a, std::uint64_t b) {
+    const auto d = static_cast<std::int64_t>(b);
+    if (a >= INT64_MIN && a <= INT64_MAX) return static_cast<std::int64_t>(a) / d;
+    return static_cast<std::int64_t>(a / d);
+}
+
 std::int64_t calc_delta_fair(nsec_t delta, const sched_entity& se) {
     if (se.weight == NICE_0_LOAD) return delta;
-    return static_cast<std::int64_t>((static_cast<s128>(delta) * NICE_0_LOAD) / se.weight);
+    return div_s128(static_cast<s128>(delta) * NICE_0_LOAD, se.weight);
 }
 
 // sysctl_sched_base_slice: 0.7 ms x (1 + ilog2(min(cpus, 8))).
@@ -51,33 +57,69 @@ nsec_t base_slice(const rq& rq) {
 
 cfs_rq& cfs_of(rq& rq) { return rq.cfs; }
 
-// avg_vruntime(): weighted mean of the queued entities and curr.
-std::int64_t avg_vruntime(const cfs_rq& cfs) {
-    s128 sum = 0;
-    std::uint64_t load = 0;
-    auto add = [&](const task_struct* p) {
-        sum += static_cast<s128>(p->se.vruntime - cfs.min_vruntime) * p->se.weight;
-        load += p->se.weight;
-    };
-    for (const task_struct* p : cfs.queued) add(p);
-    if (cfs.curr && cfs.curr->se.on_rq) add(cfs.curr);
-    if (load == 0) return cfs.min_vruntime;
-    // Round towards -inf, as Linux does, so that V never runs ahead.
-    if (sum < 0) sum -= static_cast<s128>(load) - 1;
-    return cfs.min_vruntime + static_cast<std::int64_t>(sum / static_cast<s128>(load));
+// The queue proper (every runnable fair task but curr), with its sums.
+void queue_insert(cfs_rq& cfs, task_struct& p) {
+    if (cfs.queued.empty()) {
+        cfs.queued_min_vruntime = p.se.vruntime;
+        cfs.queued_min_stale = false;
+    } else if (!cfs.queued_min_stale) {
+        cfs.queued_min_vruntime = std::min(cfs.queued_min_vruntime, p.se.vruntime);
+    }
+    cfs.queued.push_back(&p);
+    cfs.queued_vw += static_cast<s128>(p.se.vruntime) * p.se.weight;
+    cfs.queued_load += p.se.weight;
 }
 
-bool entity_eligible(const cfs_rq& cfs, const task_struct& p) {
-    s128 avg = 0;
-    std::uint64_t load = 0;
-    auto add = [&](const task_struct* q) {
-        avg += static_cast<s128>(q->se.vruntime - cfs.min_vruntime) * q->se.weight;
-        load += q->se.weight;
-    };
-    for (const task_struct* q : cfs.queued) add(q);
-    if (cfs.curr && cfs.curr->se.on_rq) add(cfs.curr);
-    return avg >= static_cast<s128>(p.se.vruntime - cfs.min_vruntime) * load;
+void queue_erase(cfs_rq& cfs, std::vector<task_struct*>::iterator it) {
+    const sched_entity& se = (*it)->se;
+    cfs.queued_vw -= static_cast<s128>(se.vruntime) * se.weight;
+    cfs.queued_load -= se.weight;
+    if (se.vruntime <= cfs.queued_min_vruntime) cfs.queued_min_stale = true;
+    cfs.queued.erase(it);
 }
+
+// Smallest vruntime in the queue (which must not be empty).
+std::int64_t queued_min_vruntime(cfs_rq& cfs) {
+    if (cfs.queued_min_stale) {
+        std::int64_t v = cfs.queued.front()->se.vruntime;
+        for (const task_struct* p : cfs.queued) v = std::min(v, p->se.vruntime);
+        cfs.queued_min_vruntime = v;
+        cfs.queued_min_stale = false;
+    }
+    return cfs.queued_min_vruntime;
+}
+
+// The load-weighted sum of (vruntime - min_vruntime) over the queue and
+// curr, and the load: what avg_vruntime() and entity_eligible() share.
+struct vruntime_sum {
+    s128 sum = 0;
+    std::uint64_t load = 0;
+};
+
+vruntime_sum sum_vruntime(const cfs_rq& cfs) {
+    vruntime_sum s{cfs.queued_vw - static_cast<s128>(cfs.min_vruntime) * cfs.queued_load, cfs.queued_load};
+    if (cfs.curr && cfs.curr->se.on_rq) {
+        s.sum += static_cast<s128>(cfs.curr->se.vruntime - cfs.min_vruntime) * cfs.curr->se.weight;
+        s.load += cfs.curr->se.weight;
+    }
+    return s;
+}
+
+// avg_vruntime(): weighted mean of the queued entities and curr.
+std::int64_t avg_vruntime(const cfs_rq& cfs) {
+    vruntime_sum s = sum_vruntime(cfs);
+    if (s.load == 0) return cfs.min_vruntime;
+    // Round towards -inf, as Linux does, so that V never runs ahead.
+    if (s.sum < 0) s.sum -= static_cast<s128>(s.load) - 1;
+    return cfs.min_vruntime + div_s128(s.sum, s.load);
+}
+
+// vruntime_eligible(): v <= V without the division, given the sums.
+bool entity_eligible(const cfs_rq& cfs, const vruntime_sum& s, const task_struct& p) {
+    return s.sum >= static_cast<s128>(p.se.vruntime - cfs.min_vruntime) * s.load;
+}
+
+bool entity_eligible(const cfs_rq& cfs, const task_struct& p) { return entity_eligible(cfs, sum_vruntime(cfs), p); }
 
 void update_min_vruntime(cfs_rq& cfs) {
     std::int64_t v = cfs.min_vruntime;
@@ -86,8 +128,9 @@ void update_min_vruntime(cfs_rq& cfs) {
         v = cfs.curr->se.vruntime;
         have = true;
     }
-    for (const task_struct* p : cfs.queued) {
-        if (!have || p->se.vruntime < v) v = p->se.vruntime;
+    if (!cfs.queued.empty()) {
+        const std::int64_t q = queued_min_vruntime(cfs);
+        v = have ? std::min(v, q) : q;
         have = true;
     }
     if (have && v > cfs.min_vruntime) cfs.min_vruntime = v;
@@ -123,11 +166,12 @@ task_struct* pick_eevdf(cfs_rq& cfs) {
     task_struct* curr = cfs.curr;
     if (curr && !curr->se.on_rq) curr = nullptr;
     if (cfs.nr_running == 1) return curr ? curr : (cfs.queued.empty() ? nullptr : cfs.queued.front());
-    if (curr && !entity_eligible(cfs, *curr)) curr = nullptr;
+    const vruntime_sum sums = sum_vruntime(cfs);  // nothing below moves a vruntime
+    if (curr && !entity_eligible(cfs, sums, *curr)) curr = nullptr;
     if (curr && protect_slice(*curr)) return curr;  // RUN_TO_PARITY
     task_struct* best = nullptr;
     for (task_struct* p : cfs.queued)
-        if (entity_eligible(cfs, *p) && (!best || p->se.deadline < best->se.deadline)) best = p;
+        if ((!best || p->se.deadline < best->se.deadline) && entity_eligible(cfs, sums, *p)) best = p;
     if (!best || (curr && curr->se.deadline < best->se.deadline)) best = curr;
     if (!best) {
         // Rounding left nothing eligible: take the smallest vruntime.
@@ -146,7 +190,7 @@ void place_entity(rq& rq, task_struct& p, int flags) {
     std::int64_t lag = 0;
     const std::uint64_t load = cfs.load_weight;
     if (cfs.nr_running > 0 && p.se.vlag != 0 && load > 0) {
-        lag = static_cast<std::int64_t>(static_cast<s128>(p.se.vlag) * (load + p.se.weight) / load);
+        lag = div_s128(static_cast<s128>(p.se.vlag) * (load + p.se.weight), load);
     }
     p.se.vruntime = v - lag;
     p.se.slice = base_slice(rq);
@@ -171,7 +215,7 @@ struct fair_class final : sched_class {
         place_entity(rq, p, flags);
         p.se.on_rq = true;
         p.seq_in_rq = ++rq.enqueue_seq;
-        if (cfs.curr != &p) cfs.queued.push_back(&p);
+        if (cfs.curr != &p) queue_insert(cfs, p);
         ++cfs.nr_running;
         cfs.load_weight += p.se.weight;
     }
@@ -183,7 +227,7 @@ struct fair_class final : sched_class {
         if (cfs.curr != &p) {
             auto it = std::find(cfs.queued.begin(), cfs.queued.end(), &p);
             assert(it != cfs.queued.end());
-            cfs.queued.erase(it);
+            queue_erase(cfs, it);
         }
         p.se.on_rq = false;
         --cfs.nr_running;
@@ -228,14 +272,14 @@ struct fair_class final : sched_class {
         cfs_rq& cfs = cfs_of(rq);
         if (cfs.curr != &p) return;
         update_curr_fair(rq);
-        if (p.se.on_rq) cfs.queued.push_back(&p);
+        if (p.se.on_rq) queue_insert(cfs, p);
         cfs.curr = nullptr;
     }
 
     void set_next_task(rq& rq, task_struct& p, bool /*first*/) const override {
         cfs_rq& cfs = cfs_of(rq);
         auto it = std::find(cfs.queued.begin(), cfs.queued.end(), &p);
-        if (it != cfs.queued.end()) cfs.queued.erase(it);
+        if (it != cfs.queued.end()) queue_erase(cfs, it);
         cfs.curr = &p;
         p.se.exec_start = rq.clock_task;
         p.se.prev_sum_exec_runtime = p.se.sum_exec_runtime;

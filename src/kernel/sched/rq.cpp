@@ -45,10 +45,48 @@ void double_rq_unlock(rq& a, rq& b) {
     raw_spin_unlock_no_resched(a.lock);
 }
 
+void update_idle_cpu(rq& rq) {
+    const bool idle = rq.curr == rq.idle && rq.nr_running == 0 && rq_percpu(rq).online;
+    std::atomic<std::uint64_t>& word = rq.k->idle_cpus[rq.cpu / 64];
+    const std::uint64_t bit = std::uint64_t{1} << (rq.cpu % 64);
+    // Read first: the bit rarely changes, and a read is cheaper than a locked RMW.
+    if (((word.load(std::memory_order_relaxed) & bit) != 0) == idle) return;
+    if (idle) word.fetch_or(bit, std::memory_order_relaxed);
+    else word.fetch_and(~bit, std::memory_order_relaxed);
+}
+
+namespace {
+
+std::uint64_t cpumask_word(const cpumask& m, int w) {
+    return ((m >> (64 * static_cast<std::size_t>(w))) & cpumask{~std::uint64_t{0}}).to_ullong();
+}
+
+// The lowest CPU in [lo, hi) of allowed & idle, or -1.
+int first_idle_in(kernel& k, const cpumask& allowed, int lo, int hi) {
+    for (int w = lo / 64; w * 64 < hi; ++w) {
+        std::uint64_t bits = k.idle_cpus[w].load(std::memory_order_relaxed) & cpumask_word(allowed, w);
+        if (w == lo / 64) bits &= ~std::uint64_t{0} << (lo % 64);
+        if (bits == 0) continue;
+        const int cpu = w * 64 + __builtin_ctzll(bits);
+        return cpu < hi ? cpu : -1;
+    }
+    return -1;
+}
+
+}  // namespace
+
+int find_idle_cpu(kernel& k, const cpumask& allowed, int from) {
+    const int n = k.nr_cpus();
+    from = from >= 0 && from < n ? from : 0;
+    const int cpu = first_idle_in(k, allowed, from, n);
+    return cpu >= 0 ? cpu : first_idle_in(k, allowed, 0, from);
+}
+
 void activate_task(rq& rq, task_struct& p, int flags) {
     p.sched_class->enqueue_task(rq, p, flags);
     p.on_rq = 1;
     ++rq.nr_running;
+    update_idle_cpu(rq);
 }
 
 void deactivate_task(rq& rq, task_struct& p, int flags) {
@@ -56,6 +94,7 @@ void deactivate_task(rq& rq, task_struct& p, int flags) {
     p.on_rq = 0;
     p.sched_class->dequeue_task(rq, p, flags);
     --rq.nr_running;
+    update_idle_cpu(rq);
 }
 
 void set_task_cpu(task_struct& p, int cpu) {

@@ -13,11 +13,6 @@ namespace kp {
 
 namespace {
 
-bool available_idle_cpu(kernel& k, int cpu) {
-    rq& r = cpu_rq(k, cpu);
-    return r.curr == r.idle && r.nr_running == 0 && k.cpu(cpu).online;
-}
-
 // Lowest-priority CPU for an RT task (cpupri's idea, by a scan).
 int find_lowest_rq(kernel& k, const task_struct& p, int prev_cpu) {
     int best = -1;
@@ -39,12 +34,11 @@ int find_lowest_rq(kernel& k, const task_struct& p, int prev_cpu) {
 int select_task_rq(task_struct& p, int prev_cpu, int /*wake_flags*/) {
     kernel& k = *p.k;
     auto allowed = [&](int cpu) { return p.cpus_mask.test(static_cast<std::size_t>(cpu)) && k.cpu(cpu).online; };
-    if (allowed(prev_cpu) && available_idle_cpu(k, prev_cpu)) return prev_cpu;
-    // select_idle_sibling: any idle CPU, scanning from prev.
-    for (int i = 1; i < k.nr_cpus(); ++i) {
-        const int cpu = (prev_cpu + i) % k.nr_cpus();
-        if (allowed(cpu) && available_idle_cpu(k, cpu)) return cpu;
-    }
+    // select_idle_sibling: prev if idle, else any idle CPU, scanning from
+    // prev (kernel::idle_cpus holds available_idle_cpu(): curr is idle,
+    // nothing queued, online).
+    const int idle = find_idle_cpu(k, p.cpus_mask, prev_cpu);
+    if (idle >= 0) return idle;
     if (task_is_rt(p)) {
         const int cpu = find_lowest_rq(k, p, prev_cpu);
         if (cpu >= 0) return cpu;

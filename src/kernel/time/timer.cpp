@@ -26,9 +26,30 @@ std::uint64_t usecs_to_jiffies(std::int64_t us) {
     return static_cast<std::uint64_t>((us * hz + 999999) / 1000000);
 }
 
+// The wheel has LVL_DEPTH levels of 64 buckets; level n's buckets are 8^n
+// jiffies wide and it takes timeouts below 63 * 8^n jiffies. A timer is
+// rounded up to the next bucket boundary of its level: at level 0 that is
+// expires + 1, so a timer armed between ticks never fires early.
+std::uint64_t wheel_bucket_expiry(std::uint64_t expires, std::uint64_t clk, int hz) {
+    constexpr unsigned lvl_clk_shift = 3, lvl_size = 64;
+    const unsigned depth = hz > 100 ? 9 : 8;
+    auto lvl_start = [](unsigned n) { return std::uint64_t{lvl_size - 1} << ((n - 1) * lvl_clk_shift); };
+    const auto delta = static_cast<std::int64_t>(expires - clk);
+    if (delta < 0) return clk;
+    unsigned lvl = 0;
+    while (lvl + 1 < depth && static_cast<std::uint64_t>(delta) >= lvl_start(lvl + 1)) ++lvl;
+    if (lvl + 1 == depth && static_cast<std::uint64_t>(delta) >= lvl_start(depth)) {
+        // Obscenely long timeouts expire at the wheel's capacity limit.
+        expires = clk + lvl_start(depth) - (std::uint64_t{1} << ((depth - 1) * lvl_clk_shift));
+    }
+    const unsigned shift = lvl * lvl_clk_shift;
+    return ((expires >> shift) + 1) << shift;
+}
+
 void add_timer(timer_list& t) {
     percpu& pc = this_cpu();
     irq_guard irqs_off;
+    t.bucket_expiry = wheel_bucket_expiry(t.expires, get_jiffies(), pc.k->config().hz);
     t.cpu = pc.cpu;
     pc.timers.push_back(&t);
 }
@@ -48,7 +69,7 @@ void run_local_timers() {
     // Expire in order of addition; a callback may add timers.
     for (std::size_t i = 0; i < pc.timers.size();) {
         timer_list* t = pc.timers[i];
-        if (t->expires > now) {
+        if (t->bucket_expiry > now) {
             ++i;
             continue;
         }

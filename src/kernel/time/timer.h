@@ -1,9 +1,10 @@
 // Jiffies timers (timer_list) and the sleeping functions built on them and
 // on hrtimers (kernel/time/timer.c, sleep_timeout.c).
 //
-// Difference, on purpose: Linux runs expired timer_list callbacks from the
-// TIMER softirq on the timer wheel; until softirqs exist here, they run from
-// the tick's hardirq, at the same jiffy.
+// Expiry follows the timer wheel's rounding (wheel_bucket_expiry); a timer
+// fires at the tick where jiffies reaches its bucket. Difference, on purpose:
+// Linux runs expired timer_list callbacks from the TIMER softirq; until
+// softirqs exist here, they run from the tick's hardirq, at the same jiffy.
 #pragma once
 
 #include <climits>
@@ -20,11 +21,17 @@ inline constexpr long MAX_SCHEDULE_TIMEOUT = LONG_MAX;
 
 struct timer_list {
     std::uint64_t expires = 0;  // in jiffies
+    // The wheel bucket's expiry: `expires` rounded up to the granularity of
+    // the wheel level it lands in, so that a timer never fires early
+    // (calc_wheel_index / calc_index in kernel/time/timer.c).
+    std::uint64_t bucket_expiry = 0;
     std::function<void(timer_list&)> function;
     int cpu = -1;  // queued on, or -1
 };
 
 void add_timer(timer_list& t);        // on the calling CPU
+// The jiffy at which a timer added at `clk` with `expires` fires.
+std::uint64_t wheel_bucket_expiry(std::uint64_t expires, std::uint64_t clk, int hz);
 bool del_timer_sync(timer_list& t);   // true if it was pending
 void run_local_timers();              // from the tick
 
