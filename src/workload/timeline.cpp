@@ -58,7 +58,10 @@ std::string format_timeline(const run_result& r, int width) {
     out += "  ";
     for (std::size_t i = 0; i < r.tasks.size(); ++i) out += std::string(1, letter_for(i)) + "=" + r.tasks[i].name + " ";
     out += " #=irq handler  .=idle\n";
-    for (const std::string& n : notes) out += n + "\n";
+    // The first preemptions are the story; the rest would drown it.
+    constexpr std::size_t max_notes = 12;
+    for (std::size_t i = 0; i < notes.size() && i < max_notes; ++i) out += notes[i] + "\n";
+    if (notes.size() > max_notes) out += "  ... and " + std::to_string(notes.size() - max_notes) + " more preemptions\n";
     return out;
 }
 
