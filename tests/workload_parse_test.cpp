@@ -130,7 +130,7 @@ TEST(WorkloadParse, UnknownTaskOrResourceNames) {
     EXPECT_EQ(error_of(R"({"tasks": {"t": {"signal": "c", "run": 1}}})"),
               "w.json:1:28: $.tasks.t.signal: nobody waits on 'c'");
     EXPECT_NE(error_of(R"({"global": {"kpreempt": {"irqs": {"n": {"period": 10, "wakes": "ghost"}}}},
-        "tasks": {"t": {"run": 1}}})").find("$.global.kpreempt.irqs.n.wakes: no task named 'ghost'"),
+        "tasks": {"t": {"run": 1}}})").find("$.global.kpreempt.irqs.n.wakes: no task named 'ghost' and nobody waits on it"),
               std::string::npos);
 }
 

@@ -168,7 +168,8 @@ void check_references(reader& r, const workload& w) {
     }
     for (const irq_source_def& d : w.global.irqs) {
         at.pos = {};
-        if (!d.wakes.empty() && !tasks.count(d.wakes)) r.fail(at, d.path + ".wakes", "no task named '" + d.wakes + "'");
+        if (!d.wakes.empty() && !tasks.count(d.wakes) && !n.suspended.count(d.wakes) && !n.waited_conds.count(d.wakes))
+            r.fail(at, d.path + ".wakes", "no task named '" + d.wakes + "' and nobody waits on it");
         if (w.global.cpus && d.cpu >= *w.global.cpus)
             r.fail(at, d.path + ".cpu", "CPU " + std::to_string(d.cpu) + " does not exist");
     }
