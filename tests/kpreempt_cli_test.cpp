@@ -154,6 +154,28 @@ TEST(KpreemptCli, ExitCodesAndMessages) {
         << r.out;
 }
 
+// Each kind of bad input, through the command: exit code 2 and a message
+// naming the file, the line and column, and the JSON path.
+TEST(KpreemptCli, BadInputEndsWithExitCode2AndThePlace) {
+    const std::pair<const char*, const char*> cases[] = {
+        {R"({"tasks": {"t": {"run": 10, "teleport": 5, "kp_warp": 1}}})", ":1:55: $.tasks.t.kp_warp: unknown kpreempt extension"},
+        {R"({"tasks": {"t": {"fork": "t"}}})", ":1:26: $.tasks.t.fork: the 'fork' event is not supported"},
+        {R"({"tasks": {"t": {"run": -5}}})", ":1:25: $.tasks.t.run: negative duration"},
+        {R"({"tasks": {"t": {"sleep": 1e13}}})", ":1:27: $.tasks.t.sleep: absurd duration"},
+        {R"({"tasks": {"t": {"run": 1, "resume": "ghost"}}})", ":1:38: $.tasks.t.resume: nobody suspends on 'ghost'"},
+        {R"({"tasks": {"t": {"unlock": "m"}}})", ":1:28: $.tasks.t.unlock: mutex 'm' is never locked"},
+        {R"({"tasks": {"t": {"signal": "c", "run": 1}}})", ":1:28: $.tasks.t.signal: nobody waits on 'c'"},
+        {"{\"tasks\": {\"t\": {\"run\": 1}}", ":1:28: syntax error: expected ',' or '}'"},
+    };
+    int i = 0;
+    for (const auto& [text, message] : cases) {
+        const fs::path w = write_temp("bad" + std::to_string(i++) + ".json", text);
+        const result r = kpreempt("run " + w.string());
+        EXPECT_EQ(r.status, 2) << text << "\n" << r.out;
+        EXPECT_NE(r.out.find(w.string() + message), std::string::npos) << text << "\n" << r.out;
+    }
+}
+
 // Every rt-app example in Debian's rt-app package (scripts/setup.sh installs
 // it): the examples, the legacy-grammar taskset.json, and merge/'s fragments
 // merged as merge.py merges them.
