@@ -158,7 +158,8 @@ TEST(KpreemptCli, ExitCodesAndMessages) {
 // naming the file, the line and column, and the JSON path.
 TEST(KpreemptCli, BadInputEndsWithExitCode2AndThePlace) {
     const std::pair<const char*, const char*> cases[] = {
-        {R"({"tasks": {"t": {"run": 10, "teleport": 5, "kp_warp": 1}}})", ":1:55: $.tasks.t.kp_warp: unknown kpreempt extension"},
+        {R"({"tasks": {"t": {"run": 10, "teleport": 5}}})", ":1:41: $.tasks.t.teleport: unknown event or task property"},
+        {R"({"tasks": {"t": {"run": 10, "kp_warp": 1}}})", ":1:40: $.tasks.t.kp_warp: unknown kpreempt extension"},
         {R"({"tasks": {"t": {"fork": "t"}}})", ":1:26: $.tasks.t.fork: the 'fork' event is not supported"},
         {R"({"tasks": {"t": {"run": -5}}})", ":1:25: $.tasks.t.run: negative duration"},
         {R"({"tasks": {"t": {"sleep": 1e13}}})", ":1:27: $.tasks.t.sleep: absurd duration"},

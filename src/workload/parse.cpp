@@ -168,7 +168,7 @@ void read_phase(reader& r, phase& ph, const json::value& v, const std::string& p
         if (key == "loop") ph.loop = static_cast<int>(r.integer(item, p, 1, 1000000000));
         else if (read_attr(r, ph.a, key, item, p)) continue;
         else if (key.rfind("kp_", 0) == 0) r.fail(item, p, "unknown kpreempt extension '" + key + "'");
-        else r.warn(item, p, legacy ? "not an event of the legacy grammar, ignored" : "unknown key ignored");
+        else r.fail(item, p, "unknown event or phase property '" + key + "'");
     }
     if (!legacy) read_events_into(r, ph.events, v, path, false);
     if (ph.events.empty()) r.fail(v, path, "a phase without events");
@@ -188,7 +188,7 @@ void read_task_keys(reader& r, task_def& t, const json::value& v, const std::str
         else if (key.rfind("dl-", 0) == 0 || key == "util_min" || key == "util_max" || key == "taskgroup" ||
                  key == "nodes_membind")
             r.warn(item, p, "not modelled, ignored");
-        else r.warn(item, p, "unknown key ignored");
+        else r.fail(item, p, "unknown event or task property '" + key + "'");
     }
     if (t.loop == 0) r.fail(*v.find("loop"), path + ".loop", "loop must be -1 (forever) or at least 1");
 }
