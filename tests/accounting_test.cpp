@@ -217,21 +217,7 @@ struct diagram_times {
 // The seed diagram (tests/seed_diagram_test.cpp) under FULL, with costs.
 diagram_times seed_diagram_with(const cost_model& costs) {
     sim m({.nr_cpus = 1, .hz = 1000, .model = preempt_mode::full, .costs = costs});
-    task_struct& b = m.spawn({.name = "TaskB", .policy = sched_policy::fifo, .priority = 50, .start_stopped = true},
-                             [] { burn(msecs(2)); });
-    task_struct& a = m.spawn({.name = "TaskA"}, [] {
-        burn(msecs(1));
-        syscall_section sys;
-        for (int i = 0; i < 10; ++i) {
-            burn(msecs(1));
-            might_sleep();
-        }
-    });
-    m.request_irq(1, "dev", [&b] {
-        burn(usecs(100));
-        wake_up_process(b);
-    });
-    m.raise_irq(usecs(2500), 0, 1);
+    auto [a, b] = spawn_seed_diagram(m);
     EXPECT_EQ(m.run(secs(1)), sim_machine::stop_reason::all_exited);
     expect_books_balance(m);
     return {b.first_run, b.exit_time, a.exit_time, bucket(m, 0, cpu_bucket::irq)};

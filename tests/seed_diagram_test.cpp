@@ -27,21 +27,7 @@ diagram_result run_diagram(preempt_mode model) {
     sim m({.nr_cpus = 1, .hz = 1000, .model = model});
     switch_recorder rec;
     m.set_observer(&rec);
-    task_struct& b = m.spawn({.name = "TaskB", .policy = sched_policy::fifo, .priority = 50, .start_stopped = true},
-                             [] { burn(msecs(2)); });
-    task_struct& a = m.spawn({.name = "TaskA"}, [] {
-        burn(msecs(1));
-        syscall_section sys;
-        for (int i = 0; i < 10; ++i) {
-            burn(msecs(1));
-            might_sleep();
-        }
-    });
-    m.request_irq(1, "dev", [&b] {
-        burn(usecs(100));
-        wake_up_process(b);
-    });
-    m.raise_irq(usecs(2500), 0, 1);
+    auto [a, b] = spawn_seed_diagram(m);
     EXPECT_EQ(m.run(secs(1)), sim_machine::stop_reason::all_exited);
     const switch_record* to_b = rec.first_switch_to(b.pid);
     EXPECT_NE(to_b, nullptr);

@@ -43,17 +43,6 @@ const prefix* match_event(const std::string& key) {
     return nullptr;
 }
 
-sched_policy parse_policy(reader& r, const json::value& v, const std::string& path) {
-    const std::string s = r.name(v, path);
-    if (s == "SCHED_OTHER") return sched_policy::normal;
-    if (s == "SCHED_BATCH") return sched_policy::batch;
-    if (s == "SCHED_IDLE") return sched_policy::idle;
-    if (s == "SCHED_FIFO") return sched_policy::fifo;
-    if (s == "SCHED_RR") return sched_policy::rr;
-    if (s == "SCHED_DEADLINE") r.fail(v, path, "SCHED_DEADLINE is not supported (no deadline class yet)");
-    r.fail(v, path, "unknown policy '" + s + "'");
-}
-
 // Keys of a task or phase that set attributes; true if `key` was one.
 bool read_attr(reader& r, attrs& a, const std::string& key, const json::value& v, const std::string& path) {
     if (key == "policy") {

@@ -9,16 +9,6 @@ namespace kp::workload {
 
 namespace {
 
-sched_policy global_policy(reader& r, const json::value& v, const std::string& path) {
-    const std::string s = r.name(v, path);
-    if (s == "SCHED_OTHER") return sched_policy::normal;
-    if (s == "SCHED_BATCH") return sched_policy::batch;
-    if (s == "SCHED_IDLE") return sched_policy::idle;
-    if (s == "SCHED_FIFO") return sched_policy::fifo;
-    if (s == "SCHED_RR") return sched_policy::rr;
-    r.fail(v, path, "unsupported default_policy '" + s + "'");
-}
-
 void read_costs(reader& r, cost_model& c, const json::value& v, const std::string& path) {
     r.need(v, json::kind::object, path);
     for (const auto& [key, item] : v.members) {
@@ -77,6 +67,17 @@ void read_kpreempt(reader& r, global_def& g, const json::value& v, const std::st
 
 }  // namespace
 
+sched_policy parse_policy(reader& r, const json::value& v, const std::string& path) {
+    const std::string s = r.name(v, path);
+    if (s == "SCHED_OTHER") return sched_policy::normal;
+    if (s == "SCHED_BATCH") return sched_policy::batch;
+    if (s == "SCHED_IDLE") return sched_policy::idle;
+    if (s == "SCHED_FIFO") return sched_policy::fifo;
+    if (s == "SCHED_RR") return sched_policy::rr;
+    if (s == "SCHED_DEADLINE") r.fail(v, path, "SCHED_DEADLINE is not supported (no deadline class yet)");
+    r.fail(v, path, "unknown policy '" + s + "'");
+}
+
 void read_global(reader& r, global_def& g, const json::value& v, const std::string& path) {
     r.need(v, json::kind::object, path);
     for (const auto& [key, item] : v.members) {
@@ -86,7 +87,7 @@ void read_global(reader& r, global_def& g, const json::value& v, const std::stri
             if (d == 0) r.fail(item, p, "duration must be -1 or at least 1 second");
             g.duration = d < 0 ? -1 : secs(d);
         } else if (key == "default_policy") {
-            g.default_policy = global_policy(r, item, p);
+            g.default_policy = parse_policy(r, item, p);
         } else if (key == "pi_enabled") {
             r.need(item, json::kind::boolean, p);
             g.pi_enabled = item.b;

@@ -68,6 +68,8 @@ private:
 };
 
 
+// A policy name ("SCHED_OTHER", ...), for tasks, phases and default_policy.
+sched_policy parse_policy(reader& r, const json::value& v, const std::string& path);
 void read_global(reader& r, global_def& g, const json::value& v, const std::string& path);
 
 // rt-app's first grammar (exec / period / lock_order / resources), still used
