@@ -361,7 +361,7 @@ void report(const options& o, const result& r) {
                 static_cast<double>(r.virt) / 1e9, std::string(kp::preempt_mode_name(o.model)).c_str(), o.hz);
     std::printf("  host wall time            %10.3f s   (steady_clock, around sim::run)\n", w);
     std::printf("  host CPU time             %10.3f s   (CLOCK_PROCESS_CPUTIME_ID)\n", r.cpu_s);
-    std::printf("  machine events processed  %10llu   (event-loop pops, stale ones included)\n",
+    std::printf("  machine events processed  %10llu   (events taken by the loop; superseded ones are dropped)\n",
                 static_cast<unsigned long long>(r.events));
     std::printf("  context switches          %10llu   (nvcsw %llu + nivcsw %llu)\n",
                 static_cast<unsigned long long>(r.switches), static_cast<unsigned long long>(r.nvcsw),

@@ -25,12 +25,8 @@ std::uint32_t vector_bit(irq_vector v) {
 
 }  // namespace
 
-bool sim_machine::later::operator()(const event& a, const event& b) const {
-    if (a.time != b.time) return a.time > b.time;
-    return a.order > b.order;  // rank, then cpu, then seq
-}
-
-sim_machine::sim_machine(const kernel_config& cfg) : ipi_latency_(cfg.costs.ipi_latency) {
+sim_machine::sim_machine(const kernel_config& cfg)
+    : events_queue_(cfg.nr_cpus), ipi_latency_(cfg.costs.ipi_latency) {
     kernel_ = std::make_unique<kernel>(cfg, *this);
     cpus_.resize(static_cast<std::size_t>(cfg.nr_cpus));
     stack_context_of_this_thread(loop_ctx_);
@@ -38,36 +34,26 @@ sim_machine::sim_machine(const kernel_config& cfg) : ipi_latency_(cfg.costs.ipi_
 
 sim_machine::~sim_machine() = default;
 
-void sim_machine::post(nsec_t time, int cpu, ev_kind kind, std::uint64_t arg) {
-    static_assert(NR_CPUS <= 512, "the cpu field of event::order has 9 bits");
-    const std::uint64_t rank = kind == ev_kind::resume ? 0 : 1;
-    const std::uint64_t order = rank << 63 | static_cast<std::uint64_t>(cpu) << 54 | (seq_++ & ((1ull << 54) - 1));
-    queue_.push_back({time, order, arg, cpu, kind});
-    std::push_heap(queue_.begin(), queue_.end(), later{});
-}
-
 void sim_machine::raise_irq(nsec_t at, int cpu, int irq) {
     assert(cpu >= 0 && cpu < kernel_->nr_cpus() && at >= now_);
-    post(at, cpu, ev_kind::device, static_cast<std::uint64_t>(irq));
+    events_queue_.post_device(cpu, at, static_cast<std::uint64_t>(irq));
 }
 
 void sim_machine::set_next_event(int cpu, nsec_t expires) {
-    sim_cpu& c = cpus_[static_cast<std::size_t>(cpu)];
-    ++c.timer_gen;
-    if (expires != KTIME_MAX) post(std::max(expires, now_), cpu, ev_kind::timer, c.timer_gen);
+    events_queue_.set_timer(cpu, expires == KTIME_MAX ? KTIME_MAX : std::max(expires, now_));
 }
 
 void sim_machine::send_ipi(int cpu, irq_vector v) {
     // Before boot no CPU runs; each one looks for work when it starts.
     if (!booted_) return;
-    post(now_ + ipi_latency_, cpu, ev_kind::ipi, static_cast<std::uint64_t>(v));
+    events_queue_.post_ipi(cpu, now_ + ipi_latency_, static_cast<std::uint64_t>(v));
 }
 
 void sim_machine::boot() {
     booted_ = true;
     for (int cpu = 0; cpu < kernel_->nr_cpus(); ++cpu) {
         tick_setup_sched_timer(kernel_->cpu(cpu));
-        post(now_, cpu, ev_kind::resume, ++cpus_[static_cast<std::size_t>(cpu)].gen);
+        events_queue_.post_resume(cpu, now_);
     }
 }
 
@@ -79,36 +65,46 @@ sim_machine::stop_reason sim_machine::run(nsec_t limit) {
 
 sim_machine::stop_reason sim_machine::run_events(nsec_t limit) {
     if (!booted_) boot();
-    while (!queue_.empty()) {
+    while (!events_queue_.empty()) {
         if (kernel_->nr_live_tasks() == 0) return stop_reason::all_exited;
-        if (queue_.front().time > limit) {
+        if (events_queue_.next_time() > limit) {
             now_ = std::max(now_, limit);
             return stop_reason::time_limit;
         }
-        std::pop_heap(queue_.begin(), queue_.end(), later{});
-        const event ev = queue_.back();
-        queue_.pop_back();
+        const sim_events::event ev = events_queue_.pop();
         now_ = ev.time;
         ++events_;
         handle(ev);
     }
-    return kernel_->nr_live_tasks() == 0 ? stop_reason::all_exited : stop_reason::no_events;
+    if (kernel_->nr_live_tasks() == 0) return stop_reason::all_exited;
+    // Nothing is pending. Superseded events used to stay queued until their
+    // time, moving the clock on when nothing else was left: keep doing so.
+    const nsec_t dropped = events_queue_.latest_dropped();
+    if (dropped > now_) {
+        if (dropped > limit) {
+            now_ = std::max(now_, limit);
+            return stop_reason::time_limit;
+        }
+        now_ = dropped;
+    }
+    return stop_reason::no_events;
 }
 
-void sim_machine::handle(const event& ev) {
+void sim_machine::handle(const sim_events::event& ev) {
     sim_cpu& c = cpus_[static_cast<std::size_t>(ev.cpu)];
-    switch (ev.kind) {
-    case ev_kind::resume:
-        if (ev.arg == c.gen) enter_cpu(ev.cpu);
+    switch (ev.what) {
+    case sim_events::kind::none:
         return;
-    case ev_kind::timer:
-        if (ev.arg != c.timer_gen) return;
+    case sim_events::kind::resume:
+        enter_cpu(ev.cpu);
+        return;
+    case sim_events::kind::timer:
         c.pending_vectors |= vector_bit(irq_vector::local_timer);
         break;
-    case ev_kind::ipi:
+    case sim_events::kind::ipi:
         c.pending_vectors |= vector_bit(static_cast<irq_vector>(ev.arg));
         break;
-    case ev_kind::device: {
+    case sim_events::kind::device: {
         const int line = static_cast<int>(ev.arg);
         auto it = std::lower_bound(c.pending_lines.begin(), c.pending_lines.end(), line);
         if (it == c.pending_lines.end() || *it != line) c.pending_lines.insert(it, line);
@@ -126,7 +122,7 @@ void sim_machine::try_deliver(int cpu) {
     const bool takes = c.state == cpu_state::idle ||
                        ((c.state == cpu_state::burning || c.state == cpu_state::spinning) && !masked);
     if (!takes) return;
-    ++c.gen;  // cancels the resume event of the interrupted work
+    events_queue_.cancel_resume(cpu);  // of the interrupted work
     enter_cpu(cpu);
 }
 
@@ -188,8 +184,7 @@ void sim_machine::burn(nsec_t ns) {
             continue;
         }
         const nsec_t start = now_;
-        sim_cpu& c = here();
-        post(start + remaining, this_cpu_ptr->cpu, ev_kind::resume, ++c.gen);
+        events_queue_.post_resume(this_cpu_ptr->cpu, start + remaining);
         park(cpu_state::burning);
         remaining -= now_ - start;
     }
@@ -215,7 +210,7 @@ void sim_machine::cpu_send_event() {
     if (spinning_ == 0) return;
     for (int cpu = 0; cpu < static_cast<int>(cpus_.size()); ++cpu) {
         sim_cpu& c = cpus_[static_cast<std::size_t>(cpu)];
-        if (c.state == cpu_state::spinning) post(now_, cpu, ev_kind::resume, ++c.gen);
+        if (c.state == cpu_state::spinning) events_queue_.post_resume(cpu, now_);
     }
 }
 

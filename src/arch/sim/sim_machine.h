@@ -1,5 +1,5 @@
 // The simulated machine: N virtual CPUs on one host thread, a virtual
-// nanosecond clock and one event queue.
+// nanosecond clock and one event queue (sim_events.h: per-CPU slots).
 //
 // Tasks are user-level threads with real stacks. Exactly one CPU runs at a
 // time; it runs until its current task does CPU work (burn), waits idle or
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "arch/arch.h"
+#include "arch/sim/sim_events.h"
 #include "arch/stack.h"
 #include "kpreempt/config.h"
 
@@ -44,6 +45,8 @@ public:
     // Run until every task created by kernel_clone has exited, or the clock
     // would pass `limit`.
     stop_reason run(nsec_t limit);
+    // Events taken by the loop (superseded resumes and clockevents are
+    // dropped when superseded, not counted).
     std::uint64_t events_processed() const { return events_; }
     // Interrupts taken by the CPUs (not merely posted), by kind.
     struct irq_counts {
@@ -66,34 +69,16 @@ public:
 
 private:
     enum class cpu_state : std::uint8_t { running, burning, idle, spinning };
-    enum class ev_kind : std::uint8_t { resume, timer, ipi, device };
 
     struct sim_cpu {
         cpu_state state = cpu_state::running;
-        std::uint64_t gen = 0;        // invalidates stale resume events
-        std::uint64_t timer_gen = 0;  // invalidates a re-programmed clockevent
         std::uint32_t pending_vectors = 0;  // system vectors, bit per irq_vector slot
         std::vector<int> pending_lines;     // device lines, sorted
     };
 
-    struct event {
-        nsec_t time;
-        // The rest of the tie-break in one word, compared at once:
-        // rank (bit 63; 0: resume, 1: interrupt), cpu (bits 54-62), then
-        // the posting sequence number (bits 0-53).
-        std::uint64_t order;
-        std::uint64_t arg;
-        int cpu;
-        ev_kind kind;
-    };
-    struct later {
-        bool operator()(const event& a, const event& b) const;
-    };
-
     stop_reason run_events(nsec_t limit);
-    void post(nsec_t time, int cpu, ev_kind kind, std::uint64_t arg);
     void boot();
-    void handle(const event& ev);
+    void handle(const sim_events::event& ev);
     void try_deliver(int cpu);
     void enter_cpu(int cpu);
     void park(cpu_state state);
@@ -103,8 +88,7 @@ private:
 
     std::unique_ptr<kernel> kernel_;
     std::vector<sim_cpu> cpus_;
-    std::vector<event> queue_;  // a binary heap ordered by `later`
-    std::uint64_t seq_ = 0;
+    sim_events events_queue_;
     std::uint64_t events_ = 0;
     irq_counts irqs_;
     nsec_t now_ = 0;

@@ -57,9 +57,9 @@ struct rt_class final : sched_class {
 
     task_struct* pick_task(rq& rq) const override {
         if (rq.rt.rt_nr_running == 0) return nullptr;
-        for (std::size_t prio = 0; prio < MAX_RT_PRIO; ++prio)
-            if (rq.rt.bitmap.test(prio)) return rq.rt.queue[prio].front();
-        return nullptr;
+        // sched_find_first_bit(): a word scan, not a bit-by-bit one.
+        const std::size_t prio = rq.rt.bitmap._Find_first();
+        return prio < MAX_RT_PRIO ? rq.rt.queue[prio].front() : nullptr;
     }
 
     void put_prev_task(rq& rq, task_struct& /*p*/) const override { update_curr_rt(rq); }

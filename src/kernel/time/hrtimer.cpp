@@ -1,5 +1,6 @@
 #include "kernel/time/hrtimer.h"
 
+#include <algorithm>
 #include <cassert>
 
 #include "kernel/preempt/preempt.h"
@@ -21,12 +22,16 @@ void enqueue_locked(percpu& pc, hrtimer& t, nsec_t expires) {
     t.expires = expires;
     t.cpu = pc.cpu;
     t.seq = pc.hrtimers.next_seq++;
-    pc.hrtimers.active.emplace(t.expires, t.seq, &t);
+    auto& active = pc.hrtimers.active;
+    const std::tuple<nsec_t, std::uint64_t, hrtimer*> entry{t.expires, t.seq, &t};
+    active.insert(std::upper_bound(active.begin(), active.end(), entry), entry);
 }
 
 bool remove_locked(hrtimer_cpu_base& base, hrtimer& t) {
     if (t.cpu < 0) return false;
-    base.active.erase({t.expires, t.seq, &t});
+    const std::tuple<nsec_t, std::uint64_t, hrtimer*> entry{t.expires, t.seq, &t};
+    auto it = std::lower_bound(base.active.begin(), base.active.end(), entry);
+    if (it != base.active.end() && *it == entry) base.active.erase(it);
     t.cpu = -1;
     return true;
 }

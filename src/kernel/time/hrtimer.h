@@ -5,8 +5,8 @@
 
 #include <cstdint>
 #include <functional>
-#include <set>
 #include <tuple>
+#include <vector>
 
 #include "kernel/locking/raw_spinlock.h"
 #include "kpreempt/time.h"
@@ -26,7 +26,9 @@ struct hrtimer {
 
 struct hrtimer_cpu_base {
     arch_spinlock lock;
-    std::set<std::tuple<nsec_t, std::uint64_t, hrtimer*>> active;
+    // Sorted by (expires, seq): a few timers per CPU, so a vector (no
+    // allocation once grown) beats a tree (one allocation per insert).
+    std::vector<std::tuple<nsec_t, std::uint64_t, hrtimer*>> active;
     std::uint64_t next_seq = 0;
     nsec_t programmed = KTIME_MAX;  // what the clockevent is set to
 };
