@@ -21,6 +21,7 @@
 #include "arch/sim/sim_machine.h"
 #include "kernel/entry/entry.h"
 #include "kernel/fork.h"
+#include "kernel/irq/bottom_half.h"
 #include "kernel/locking/spinlock.h"
 #include "kernel/locking/wait.h"
 #include "kernel/preempt/preempt.h"

@@ -61,9 +61,14 @@ void sched_set_rt(task_struct& p, sched_policy policy, int rt_priority) {
 
 task_struct& kernel_clone(kernel& k, const task_params& params, std::function<void()> body) {
     task_struct& p = k.alloc_task(params.name);
-    k.task_created();
     p.body = std::move(body);
-    if (params.kthread) p.flags |= PF_KTHREAD;
+    if (params.kthread || params.percpu_kthread) p.flags |= PF_KTHREAD;
+    if (params.percpu_kthread) {
+        p.flags |= PF_NO_SETAFFINITY;
+        p.counts_as_live = false;
+    } else {
+        k.task_created();
+    }
     p.in_kernel_mode = true;  // a new task starts in the kernel (ret_from_fork)
     if (params.policy == sched_policy::fifo || params.policy == sched_policy::rr)
         sched_set_rt(p, params.policy, params.rt_priority);
@@ -81,7 +86,7 @@ task_struct& kernel_clone(kernel& k, const task_params& params, std::function<vo
     int first = params.cpu;
     while (!p.cpus_mask.test(static_cast<std::size_t>(first))) first = (first + 1) % k.nr_cpus();
     p.cpu = p.wake_cpu = first;
-    if (!params.kthread) p.mm = &k.alloc_mm(params.name);
+    if (!p.is_kthread()) p.mm = &k.alloc_mm(params.name);
     p.sched_class->task_fork(p);
     p.stack = std::make_unique<task_stack>(k.config().stack_size);
     stack_init(p.ctx, *p.stack, task_entry, &p);

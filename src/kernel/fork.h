@@ -15,6 +15,9 @@ struct task_params {
     int rt_priority = 0;  // 1..99 for fifo / rr
     cpumask affinity;     // empty = all CPUs
     bool kthread = false;
+    // A per-CPU kernel thread of the kernel itself (smpboot): PF_NO_SETAFFINITY,
+    // and not counted among the live tasks the machine waits for.
+    bool percpu_kthread = false;
     int cpu = 0;          // preferred first CPU
 };
 

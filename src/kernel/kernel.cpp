@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "kernel/fork.h"
+#include "kernel/irq/softirq.h"
 #include "kernel/sched/core.h"
 #include "kernel/sched/cputime.h"
 #include "kernel/time/timer.h"
@@ -33,6 +34,10 @@ kernel::kernel(const kernel_config& cfg, arch_machine& arch) : cfg_(cfg), arch_(
         pc.online = true;
         update_idle_cpu(pc.runqueue);
     }
+    // Early initcalls: the kernel's own threads take the first pids, as in
+    // Linux, before any task of the workload.
+    init_timers(*this);
+    spawn_ksoftirqd(*this);
 }
 
 kernel::~kernel() {

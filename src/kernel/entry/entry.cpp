@@ -2,6 +2,7 @@
 
 #include <cassert>
 
+#include "kernel/irq/softirq.h"
 #include "kernel/preempt/preempt.h"
 #include "kernel/sched/core.h"
 #include "kernel/sched/cputime.h"
@@ -89,7 +90,11 @@ void irq_exit_rcu() {
     percpu& pc = this_cpu();
     if (pc.k->config().costs.irq_exit > 0) pc.k->arch().burn(pc.k->config().costs.irq_exit);
     preempt_count_sub(HARDIRQ_OFFSET);
-    // Softirqs would run here when !in_interrupt() (the interrupts issue).
+    // Only the outermost interrupt, outside softirq processing and bh-disabled
+    // sections, serves softirqs: the others leave them to the exit of that
+    // context. Still on the interrupted task's stack, with irqs off, and
+    // before irqentry_exit's preemption decision.
+    if (!in_interrupt() && local_softirq_pending()) invoke_softirq();
 }
 
 }  // namespace kp

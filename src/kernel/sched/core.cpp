@@ -236,7 +236,7 @@ void schedule_tail(task_struct* prev) {
 
 void do_task_dead() {
     __set_current_state(TASK_DEAD);
-    this_kernel().task_exited();
+    if (current().counts_as_live) this_kernel().task_exited();
     preempt_disable();
     __schedule(sched_mode::none, preempt_point::exit);
     assert(false && "a dead task was scheduled again");

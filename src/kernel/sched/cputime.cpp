@@ -11,6 +11,10 @@ void account_flush(percpu& pc) {
     task_struct* curr = pc.runqueue.curr;
     if (pc.acct.cur == cpu_bucket::user) curr->utime += delta;
     else if (pc.acct.cur == cpu_bucket::system) curr->stime += delta;
+    else if (pc.acct.cur == cpu_bucket::softirq && curr == pc.softirq.ksoftirqd) {
+        curr->stime += delta;  // ksoftirqd's softirq time is its own (irqtime_account_irq)
+        pc.acct.ksoftirqd += delta;
+    }
 }
 
 cpu_bucket account_set(percpu& pc, cpu_bucket b) {
@@ -22,7 +26,9 @@ cpu_bucket account_set(percpu& pc, cpu_bucket b) {
 
 nsec_t irq_time_now(percpu& pc, nsec_t now) {
     nsec_t t = pc.acct.irq_total();
-    if (pc.acct.cur == cpu_bucket::irq || pc.acct.cur == cpu_bucket::softirq) t += now - pc.acct.last;
+    const bool irq_time = pc.acct.cur == cpu_bucket::irq ||
+                          (pc.acct.cur == cpu_bucket::softirq && pc.runqueue.curr != pc.softirq.ksoftirqd);
+    if (irq_time) t += now - pc.acct.last;
     return t;
 }
 

@@ -46,6 +46,7 @@ inline constexpr unsigned TIF_NEED_RESCHED_LAZY = 4;
 inline constexpr unsigned PF_IDLE = 0x00000002;
 inline constexpr unsigned PF_EXITING = 0x00000004;
 inline constexpr unsigned PF_KTHREAD = 0x00200000;
+inline constexpr unsigned PF_NO_SETAFFINITY = 0x04000000;  // per-CPU kthreads (smpboot)
 
 enum class sched_policy : int { normal = 0, fifo = 1, rr = 2, batch = 3, idle = 5 };
 
@@ -107,6 +108,9 @@ struct task_struct {
     cpumask cpus_mask;
     int nr_cpus_allowed = 0;
     std::uint64_t seq_in_rq = 0;  // FIFO order inside a class queue
+    // Counted in kernel::nr_live_tasks(), the machine's "all tasks exited"
+    // stop condition; the kernel's own per-CPU threads never exit, so not them.
+    bool counts_as_live = true;
 
     // Mode: a task runs in user mode unless inside a syscall section;
     // kernel threads are always in kernel mode.

@@ -22,7 +22,9 @@ void sched_tick() {
 
 namespace {
 
-// update_process_times(): timers, then the scheduler.
+// update_process_times(): raise the TIMER softirq if a jiffies timer is due
+// (its callbacks run at this irq's exit, after sched_tick), then the
+// scheduler.
 void update_process_times() {
     run_local_timers();
     sched_tick();

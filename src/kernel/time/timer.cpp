@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernel/debug/debug.h"
+#include "kernel/irq/softirq.h"
 #include "kernel/preempt/preempt.h"
 #include "kernel/sched/core.h"
 
@@ -63,19 +64,52 @@ bool del_timer_sync(timer_list& t) {
     return true;
 }
 
+namespace {
+
+// The next timer of the CPU due at `now`, from position *i on, taken off
+// the list; or null. Interrupts must be off (hardirqs change the list too).
+timer_list* detach_expired_timer(percpu& pc, std::uint64_t now, std::size_t* i) {
+    for (; *i < pc.timers.size(); ++*i) {
+        timer_list* t = pc.timers[*i];
+        if (t->bucket_expiry > now) continue;
+        pc.timers.erase(pc.timers.begin() + static_cast<std::ptrdiff_t>(*i));
+        t->cpu = -1;
+        return t;
+    }
+    return nullptr;
+}
+
+// The TIMER softirq (run_timer_softirq -> __run_timers): expire in order of
+// addition, in one pass, each callback with interrupts enabled (call_timer_fn
+// runs with the base unlocked); a timer a callback adds already due runs in
+// this same pass.
+void run_timer_softirq() {
+    percpu& pc = this_cpu();  // softirq context: no migration
+    const std::uint64_t now = get_jiffies();
+    std::size_t i = 0;
+    for (;;) {
+        timer_list* t = nullptr;
+        {
+            irq_guard irqs_off;
+            t = detach_expired_timer(pc, now, &i);
+        }
+        if (!t) return;
+        t->function(*t);
+    }
+}
+
+}  // namespace
+
+void init_timers(kernel& k) { open_softirq(k, TIMER_SOFTIRQ, run_timer_softirq); }
+
 void run_local_timers() {
     percpu& pc = this_cpu();
     const std::uint64_t now = get_jiffies();
-    // Expire in order of addition; a callback may add timers.
-    for (std::size_t i = 0; i < pc.timers.size();) {
-        timer_list* t = pc.timers[i];
-        if (t->bucket_expiry > now) {
-            ++i;
-            continue;
+    for (const timer_list* t : pc.timers) {
+        if (t->bucket_expiry <= now) {
+            raise_softirq_irqoff(TIMER_SOFTIRQ);  // hardirq: only marks it pending
+            return;
         }
-        pc.timers.erase(pc.timers.begin() + static_cast<std::ptrdiff_t>(i));
-        t->cpu = -1;
-        t->function(*t);
     }
 }
 

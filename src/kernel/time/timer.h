@@ -2,9 +2,10 @@
 // on hrtimers (kernel/time/timer.c, sleep_timeout.c).
 //
 // Expiry follows the timer wheel's rounding (wheel_bucket_expiry); a timer
-// fires at the tick where jiffies reaches its bucket. Difference, on purpose:
-// Linux runs expired timer_list callbacks from the TIMER softirq; until
-// softirqs exist here, they run from the tick's hardirq, at the same jiffy.
+// fires at the tick where jiffies reaches its bucket. As in Linux, the tick
+// only raises TIMER_SOFTIRQ when a timer is due, and the callbacks run from
+// that softirq (normally at the tick's own irq exit, the same instant with
+// zero costs), in softirq context with interrupts enabled.
 #pragma once
 
 #include <climits>
@@ -15,6 +16,7 @@
 
 namespace kp {
 
+class kernel;
 struct task_struct;
 
 inline constexpr long MAX_SCHEDULE_TIMEOUT = LONG_MAX;
@@ -33,7 +35,8 @@ void add_timer(timer_list& t);        // on the calling CPU
 // The jiffy at which a timer added at `clk` with `expires` fires.
 std::uint64_t wheel_bucket_expiry(std::uint64_t expires, std::uint64_t clk, int hz);
 bool del_timer_sync(timer_list& t);   // true if it was pending
-void run_local_timers();              // from the tick
+void run_local_timers();              // from the tick: raise TIMER_SOFTIRQ if a timer is due
+void init_timers(kernel& k);          // opens TIMER_SOFTIRQ
 
 std::uint64_t get_jiffies();
 // INITIAL_JIFFIES: jiffies start 300 s before wrapping a 32-bit counter.
