@@ -11,11 +11,16 @@ class arch_machine;
 class arch_spinlock {
 public:
     bool try_lock() { return !locked_.exchange(true, std::memory_order_acquire); }
-    void lock(arch_machine& arch);
+    // Uncontended: one exchange, inline; contended: spin in lock_slow.
+    void lock(arch_machine& arch) {
+        if (!try_lock()) [[unlikely]]
+            lock_slow(arch);
+    }
     void unlock(arch_machine& arch);
     bool is_locked() const { return locked_.load(std::memory_order_relaxed); }
 
 private:
+    void lock_slow(arch_machine& arch);
     std::atomic<bool> locked_{false};
 };
 

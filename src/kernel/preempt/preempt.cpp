@@ -5,19 +5,13 @@
 
 namespace kp {
 
-// preempt_count_add/sub with CONFIG_DEBUG_PREEMPT's checks: an underflow is
-// reported and not applied, as Linux does.
-void preempt_count_add(std::uint32_t val) {
-    preempt_word& w = preempt_word_here();
-    w.add(val);
-    if ((w.count() & PREEMPT_MASK) >= PREEMPT_MASK - 10)
-        kernel_warn("kernel/sched/core.c preempt_count_add",
-                    "DEBUG_LOCKS_WARN_ON((preempt_count() & PREEMPT_MASK) >= PREEMPT_MASK - 10)");
+void preempt_count_add_overflow_warn() {
+    kernel_warn("kernel/sched/core.c preempt_count_add",
+                "DEBUG_LOCKS_WARN_ON((preempt_count() & PREEMPT_MASK) >= PREEMPT_MASK - 10)");
 }
 
-namespace {
-bool sub_would_underflow(std::uint32_t val) {
-    const std::uint32_t pc = preempt_count();
+// Called only when one of the two checks failed: report the first that did.
+bool preempt_count_sub_underflow_warn(std::uint32_t val, std::uint32_t pc) {
     if (val > pc) {
         kernel_warn("kernel/sched/core.c preempt_count_sub", "DEBUG_LOCKS_WARN_ON(val > preempt_count())");
         return true;
@@ -29,23 +23,7 @@ bool sub_would_underflow(std::uint32_t val) {
     }
     return false;
 }
-}  // namespace
 
-void preempt_count_sub(std::uint32_t val) {
-    if (sub_would_underflow(val)) return;
-    preempt_word_here().sub(val);
-}
-
-void preempt_enable() {
-    if (sub_would_underflow(PREEMPT_OFFSET)) return;
-    if (preempt_word_here().sub_and_test(PREEMPT_OFFSET)) preempt_schedule();
-}
-
-void local_irq_enable() {
-    percpu& pc = this_cpu();
-    if (!pc.irqs_off.load(std::memory_order_relaxed)) return;
-    pc.irqs_off.store(false, std::memory_order_relaxed);
-    pc.k->arch().replay_masked_irqs();
-}
+void local_irq_replay() { this_cpu().k->arch().replay_masked_irqs(); }
 
 }  // namespace kp

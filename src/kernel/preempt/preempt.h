@@ -10,15 +10,39 @@
 namespace kp {
 
 void preempt_schedule();
-void preempt_count_add(std::uint32_t val);
-void preempt_count_sub(std::uint32_t val);  // with DEBUG_PREEMPT's underflow check
 
 inline preempt_word& preempt_word_here() { return this_cpu().preempt_count; }
 inline std::uint32_t preempt_count() { return preempt_word_here().count(); }
 
+// preempt_count_add/sub with CONFIG_DEBUG_PREEMPT's checks: an underflow is
+// reported and not applied, as Linux does. The checks are inline (they run
+// at every lock and unlock); only their reports are out of line.
+void preempt_count_add_overflow_warn();
+bool preempt_count_sub_underflow_warn(std::uint32_t val, std::uint32_t pc);
+inline void preempt_count_add(std::uint32_t val) {
+    preempt_word& w = preempt_word_here();
+    w.add(val);
+    if ((w.count() & PREEMPT_MASK) >= PREEMPT_MASK - 10) [[unlikely]]
+        preempt_count_add_overflow_warn();
+}
+inline bool preempt_count_sub_would_underflow(std::uint32_t val) {
+    const std::uint32_t pc = preempt_count();
+    if (val > pc || (val < PREEMPT_MASK && !(pc & PREEMPT_MASK))) [[unlikely]]
+        return preempt_count_sub_underflow_warn(val, pc);
+    return false;
+}
+inline void preempt_count_sub(std::uint32_t val) {
+    if (preempt_count_sub_would_underflow(val)) return;
+    preempt_word_here().sub(val);
+}
+
 inline void preempt_disable() { preempt_count_add(PREEMPT_OFFSET); }
 // Outermost enable with a folded reschedule: the raw word hits exactly 0.
-void preempt_enable();
+inline void preempt_enable() {
+    if (preempt_count_sub_would_underflow(PREEMPT_OFFSET)) return;
+    if (preempt_word_here().sub_and_test(PREEMPT_OFFSET)) [[unlikely]]
+        preempt_schedule();
+}
 inline void preempt_enable_no_resched() { preempt_count_sub(PREEMPT_OFFSET); }
 inline void sched_preempt_enable_no_resched() { preempt_count_sub(PREEMPT_OFFSET); }
 inline void preempt_check_resched() {
@@ -28,7 +52,13 @@ inline void preempt_check_resched() {
 // Local interrupt masking. Enabling replays what arrived while masked.
 inline bool irqs_disabled() { return this_cpu().irqs_off.load(std::memory_order_relaxed); }
 inline void local_irq_disable() { this_cpu().irqs_off.store(true, std::memory_order_relaxed); }
-void local_irq_enable();
+void local_irq_replay();  // what arrived while masked
+inline void local_irq_enable() {
+    percpu& pc = this_cpu();
+    if (!pc.irqs_off.load(std::memory_order_relaxed)) return;
+    pc.irqs_off.store(false, std::memory_order_relaxed);
+    local_irq_replay();
+}
 using irqflags_t = unsigned long;
 inline irqflags_t local_irq_save() {
     const irqflags_t flags = irqs_disabled() ? 1 : 0;

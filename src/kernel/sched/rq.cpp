@@ -8,10 +8,10 @@
 
 namespace kp {
 
-void arch_spinlock::lock(arch_machine& arch) {
-    while (!try_lock()) {
+void arch_spinlock::lock_slow(arch_machine& arch) {
+    do {
         while (is_locked()) arch.cpu_wait_event();
-    }
+    } while (!try_lock());
 }
 
 void arch_spinlock::unlock(arch_machine& arch) {
@@ -57,18 +57,19 @@ void update_idle_cpu(rq& rq) {
 
 namespace {
 
-std::uint64_t cpumask_word(const cpumask& m, int w) {
-    return ((m >> (64 * static_cast<std::size_t>(w))) & cpumask{~std::uint64_t{0}}).to_ullong();
-}
-
-// The lowest CPU in [lo, hi) of allowed & idle, or -1.
+// The lowest CPU in [lo, hi) of allowed & idle, or -1. The idle bits are
+// walked in order and each tested in allowed: the first idle CPU is nearly
+// always allowed, and std::bitset has no cheap word access (shifting the
+// whole mask out costs more than the tests).
 int first_idle_in(kernel& k, const cpumask& allowed, int lo, int hi) {
     for (int w = lo / 64; w * 64 < hi; ++w) {
-        std::uint64_t bits = k.idle_cpus[w].load(std::memory_order_relaxed) & cpumask_word(allowed, w);
+        std::uint64_t bits = k.idle_cpus[w].load(std::memory_order_relaxed);
         if (w == lo / 64) bits &= ~std::uint64_t{0} << (lo % 64);
-        if (bits == 0) continue;
-        const int cpu = w * 64 + __builtin_ctzll(bits);
-        return cpu < hi ? cpu : -1;
+        for (; bits != 0; bits &= bits - 1) {
+            const int cpu = w * 64 + __builtin_ctzll(bits);
+            if (cpu >= hi) return -1;
+            if (allowed[static_cast<std::size_t>(cpu)]) return cpu;
+        }
     }
     return -1;
 }

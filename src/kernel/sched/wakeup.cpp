@@ -17,8 +17,9 @@ namespace {
 int find_lowest_rq(kernel& k, const task_struct& p, int prev_cpu) {
     int best = -1;
     int best_prio = p.prio;  // must be lower priority (higher number) than p
-    for (int i = 0; i < k.nr_cpus(); ++i) {
-        const int cpu = (prev_cpu + i) % k.nr_cpus();
+    const int n = k.nr_cpus();
+    // From prev_cpu round to prev_cpu - 1 (a wrap, not a division per CPU).
+    for (int i = 0, cpu = prev_cpu % n; i < n; ++i, cpu = cpu + 1 == n ? 0 : cpu + 1) {
         if (!p.cpus_mask.test(static_cast<std::size_t>(cpu)) || !k.cpu(cpu).online) continue;
         const int prio = cpu_rq(k, cpu).curr->prio;
         if (prio > best_prio) {
