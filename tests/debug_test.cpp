@@ -103,6 +103,18 @@ TEST(SchedulingWhileAtomic, SleepingHoldingASpinlockStillSleepsItsTimeout) {
 
 // ---- sleeping function called from invalid context ----------------------
 
+// The three lines of __might_resched's report, exactly.
+void expect_invalid_context_report(const kernel_log& log, unsigned line, int in_atomic, int irqs_disabled,
+                                   const task_struct& t, unsigned preempt_count) {
+    const auto lines = lines_from(log, "BUG: sleeping function called from invalid context", 3);
+    ASSERT_EQ(lines.size(), 3u);
+    EXPECT_EQ(lines[0], "BUG: sleeping function called from invalid context at tests/debug_test.cpp:" +
+                            std::to_string(line));
+    EXPECT_EQ(lines[1], "in_atomic(): " + std::to_string(in_atomic) + ", irqs_disabled(): " +
+                            std::to_string(irqs_disabled) + ", non_block: 0, pid: " + pid_str(t) + ", name: " + t.comm);
+    EXPECT_EQ(lines[2], "preempt_count: " + std::to_string(preempt_count) + ", expected: 0");
+}
+
 TEST(MightSleep, UnderPreemptDisableReportsWithCallerFileAndLine) {
     sim m(one_cpu());
     unsigned line = 0;
@@ -114,14 +126,7 @@ TEST(MightSleep, UnderPreemptDisableReportsWithCallerFileAndLine) {
         preempt_enable();
     });
     EXPECT_EQ(m.run(secs(1)), sim_machine::stop_reason::all_exited);
-    const auto lines =
-        lines_from(m.log(), "BUG: sleeping function called from invalid context", 3);
-    ASSERT_EQ(lines.size(), 3u);
-    EXPECT_EQ(lines[0], "BUG: sleeping function called from invalid context at tests/debug_test.cpp:" +
-                            std::to_string(line));
-    EXPECT_EQ(lines[1], "in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: " + pid_str(t) +
-                            ", name: atomic-task");
-    EXPECT_EQ(lines[2], "preempt_count: 1, expected: 0");
+    expect_invalid_context_report(m.log(), line, 1, 0, t, 1);
     const log_entry* bug = find_line(m.log(), "BUG: sleeping function");
     ASSERT_NE(bug, nullptr);
     EXPECT_EQ(bug->level, log_level::err);
@@ -140,12 +145,7 @@ TEST(MightSleep, WithIrqsDisabledReportsIrqsDisabled) {
         local_irq_enable();
     });
     EXPECT_EQ(m.run(secs(1)), sim_machine::stop_reason::all_exited);
-    const auto lines = lines_from(m.log(), "BUG: sleeping function called from invalid context", 3);
-    ASSERT_EQ(lines.size(), 3u);
-    EXPECT_EQ(lines[0], "BUG: sleeping function called from invalid context at tests/debug_test.cpp:" +
-                            std::to_string(line));
-    EXPECT_EQ(lines[1], "in_atomic(): 0, irqs_disabled(): 1, non_block: 0, pid: " + pid_str(t) + ", name: irqoff");
-    EXPECT_EQ(lines[2], "preempt_count: 0, expected: 0");
+    expect_invalid_context_report(m.log(), line, 0, 1, t, 0);
 }
 
 TEST(MightSleep, UnderSpinLockIrqReportsBoth) {
@@ -159,12 +159,7 @@ TEST(MightSleep, UnderSpinLockIrqReportsBoth) {
         spin_unlock_irq(l);
     });
     EXPECT_EQ(m.run(secs(1)), sim_machine::stop_reason::all_exited);
-    const auto lines = lines_from(m.log(), "BUG: sleeping function called from invalid context", 3);
-    ASSERT_EQ(lines.size(), 3u);
-    EXPECT_EQ(lines[0], "BUG: sleeping function called from invalid context at tests/debug_test.cpp:" +
-                            std::to_string(line));
-    EXPECT_EQ(lines[1], "in_atomic(): 1, irqs_disabled(): 1, non_block: 0, pid: " + pid_str(t) + ", name: both");
-    EXPECT_EQ(lines[2], "preempt_count: 1, expected: 0");
+    expect_invalid_context_report(m.log(), line, 1, 1, t, 1);
 }
 
 TEST(MightSleep, SilentInAPreemptibleContext) {

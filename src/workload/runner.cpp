@@ -69,15 +69,6 @@ void resume(resources& res, const std::string& name, bool from_task) {
     res.cond_named(name).broadcast();
 }
 
-int count_barrier_users(const std::vector<event>& evs, const std::string& name) {
-    int n = 0;
-    for (const event& e : evs) {
-        if (e.type == ev::barrier && e.ref == name) ++n;
-        n += count_barrier_users(e.body, name);
-    }
-    return n;
-}
-
 class task_program {
 public:
     task_program(const task_def& def, std::string comm, resources& res,
