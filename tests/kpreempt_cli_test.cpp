@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "workload/json.h"
@@ -222,8 +223,9 @@ TEST(ReportSchema, EveryDocumentedKeyInOrderWithItsType) {
     ASSERT_EQ(kpreempt("run " + w.string() + " --report " + report.string()).status, 0);
     const kp::json::value doc = kp::json::parse(slurp(report));
     using kp::json::kind;
-    EXPECT_EQ(keys_of(doc), (std::vector<std::string>{"kpreempt_report", "file", "model", "cpus", "hz", "seed",
-                                                      "duration_ns", "tasks", "cpu", "warnings", "kernel_log"}));
+    EXPECT_EQ(keys_of(doc),
+              (std::vector<std::string>{"kpreempt_report", "file", "model", "cpus", "hz", "seed", "duration_ns", "tasks",
+                                        "cpu", "interrupts", "softirqs", "warnings", "kernel_log"}));
     EXPECT_EQ(doc.find("kpreempt_report")->integer, 1);
     EXPECT_EQ(doc.find("file")->type, kind::string);
     EXPECT_EQ(doc.find("model")->str, "full");
@@ -242,7 +244,7 @@ TEST(ReportSchema, EveryDocumentedKeyInOrderWithItsType) {
         EXPECT_EQ(t.find("exited")->type, kind::boolean);
     }
     EXPECT_EQ(tasks[0].find("name")->str, "a");
-    EXPECT_EQ(tasks[0].find("pid")->integer, 2);  // after ksoftirqd/0, pid 1: kernel threads are made at boot
+    EXPECT_EQ(tasks[0].find("pid")->integer, 3);  // after ksoftirqd/0 and kworker/0:0: kernel threads are made at boot
     EXPECT_EQ(tasks[0].find("policy")->str, "SCHED_OTHER");
     EXPECT_EQ(tasks[0].find("first_run_ns")->integer, 0);
     EXPECT_EQ(tasks[0].find("runtime_ns")->integer, 100000);
@@ -253,8 +255,132 @@ TEST(ReportSchema, EveryDocumentedKeyInOrderWithItsType) {
     const auto& cpus = doc.find("cpu")->items;
     ASSERT_EQ(cpus.size(), 1u);
     EXPECT_EQ(keys_of(cpus[0]),
-              (std::vector<std::string>{"cpu", "user_ns", "system_ns", "irq_ns", "softirq_ns", "idle_ns"}));
+              (std::vector<std::string>{"cpu", "user_ns", "system_ns", "irq_ns", "softirq_ns", "idle_ns", "nmi_count",
+                                        "nmi_ns", "ksoftirqd_ns", "ksoftirqd_handoffs"}));
     EXPECT_EQ(cpus[0].find("user_ns")->integer, 100000);
+    for (const char* k : {"nmi_count", "nmi_ns", "ksoftirqd_ns"}) EXPECT_EQ(cpus[0].find(k)->integer, 0) << k;
+    const kp::json::value& handoffs = *cpus[0].find("ksoftirqd_handoffs");
+    EXPECT_EQ(keys_of(handoffs), (std::vector<std::string>{"restart_limit", "time_limit", "need_resched"}));
+    for (const auto& m : handoffs.members) EXPECT_TRUE(m.second.is_integer) << m.first;
+
+    // No device line in this file: an empty array (the entries' keys are
+    // checked in KpreemptCli.DeviceLinesCountAndTimePerCpuAreExact).
+    EXPECT_EQ(doc.find("interrupts")->type, kind::array);
+    EXPECT_TRUE(doc.find("interrupts")->items.empty());
+    // All ten softirq vectors, always, in Linux's order, one entry per CPU.
+    const auto& softirqs = doc.find("softirqs")->items;
+    const char* names[] = {"HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED", "HRTIMER", "RCU"};
+    ASSERT_EQ(softirqs.size(), 10u);
+    for (std::size_t v = 0; v < softirqs.size(); ++v) {
+        const kp::json::value& e = softirqs[v];
+        EXPECT_EQ(keys_of(e), (std::vector<std::string>{"vector", "name", "count_per_cpu", "time_ns_per_cpu"}));
+        EXPECT_EQ(e.find("vector")->integer, static_cast<std::int64_t>(v));
+        EXPECT_EQ(e.find("name")->str, names[v]);
+        for (const char* k : {"count_per_cpu", "time_ns_per_cpu"}) {
+            ASSERT_EQ(e.find(k)->items.size(), 1u) << names[v] << " " << k;
+            EXPECT_TRUE(e.find(k)->items[0].is_integer) << names[v] << " " << k;
+        }
+    }
+}
+
+// A run with no interrupt line and no softirq prints no INTERRUPTS or
+// SOFTIRQS table.
+TEST(KpreemptCli, NoInterruptTablesWithoutInterrupts) {
+    const fs::path w = write_temp("quiet.json", R"({"tasks": {"a": {"loop": 1, "run": 100}}})");
+    const result r = kpreempt("run " + w.string());
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("SOFTIRQ"), std::string::npos) << r.out;  // the CPU table's column
+    EXPECT_EQ(r.out.find("INTERRUPTS"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("SOFTIRQS"), std::string::npos) << r.out;
+}
+
+// The lines of `text` that start with `prefix`, split into words.
+std::vector<std::vector<std::string>> rows_starting(const std::string& text, const std::string& prefix) {
+    std::vector<std::vector<std::string>> rows;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(prefix, 0) != 0) continue;
+        std::istringstream words(line);
+        rows.emplace_back();
+        for (std::string w; words >> w;) rows.back().push_back(w);
+    }
+    return rows;
+}
+
+std::vector<std::int64_t> ints(const kp::json::value& array) {
+    std::vector<std::int64_t> out;
+    for (const auto& v : array.items) out.push_back(v.integer);
+    return out;
+}
+
+// Two device lines for 1 s with zero costs:
+//   disk on CPU 1 from 0.5 ms every 1 ms: 1000 arrivals (0.5 ... 999.5 ms),
+//     10 us each: 10 ms of hardirq time;
+//   nic on CPU 0 from 0.25 ms every 2 ms, bursts of 3: 500 bursts (0.25 ...
+//     998.25 ms), 1500 arrivals of 5 us: 7.5 ms.
+// The ticks cost nothing, so each CPU's irq_ns is its line's time. No jiffies
+// timer (rt-app sleeps are hrtimers) and no line raises a softirq: the
+// softirq counts stay 0, TIMER included, and there is no SOFTIRQS table.
+TEST(KpreemptCli, DeviceLinesCountAndTimePerCpuAreExact) {
+    const fs::path w = write_temp("lines.json", R"({
+      "global": {"duration": 1, "kpreempt": {"cpus": 2, "irqs": {
+        "disk": {"cpu": 1, "start": 500, "period": 1000, "handler": 10},
+        "nic": {"cpu": 0, "start": 250, "period": 2000, "burst": 3, "burst_gap": 20, "handler": 5}}}},
+      "tasks": {"t": {"loop": -1, "run": 300, "sleep": 700}}})");
+    const fs::path report = fs::path(testing::TempDir()) / "lines-report.json";
+    const result r = kpreempt("run " + w.string() + " --report " + report.string());
+    ASSERT_EQ(r.status, 0) << r.out;
+    const kp::json::value doc = kp::json::parse(slurp(report));
+
+    const auto& lines = doc.find("interrupts")->items;
+    ASSERT_EQ(lines.size(), 2u);
+    std::map<std::string, const kp::json::value*> by_name;
+    for (const auto& l : lines) {
+        EXPECT_EQ(keys_of(l), (std::vector<std::string>{"irq", "name", "count_per_cpu", "time_ns_per_cpu"}));
+        EXPECT_TRUE(l.find("irq")->is_integer);
+        by_name[l.find("name")->str] = &l;
+    }
+    ASSERT_TRUE(by_name.count("disk") && by_name.count("nic"));
+    const kp::json::value& disk = *by_name["disk"];
+    const kp::json::value& nic = *by_name["nic"];
+    EXPECT_EQ(ints(*disk.find("count_per_cpu")), (std::vector<std::int64_t>{0, 1000}));
+    EXPECT_EQ(ints(*disk.find("time_ns_per_cpu")), (std::vector<std::int64_t>{0, 10000000}));
+    EXPECT_EQ(ints(*nic.find("count_per_cpu")), (std::vector<std::int64_t>{1500, 0}));
+    EXPECT_EQ(ints(*nic.find("time_ns_per_cpu")), (std::vector<std::int64_t>{7500000, 0}));
+    const auto& cpus = doc.find("cpu")->items;
+    EXPECT_EQ(cpus.at(0).find("irq_ns")->integer, 7500000);
+    EXPECT_EQ(cpus.at(1).find("irq_ns")->integer, 10000000);
+
+    const auto& softirqs = doc.find("softirqs")->items;
+    ASSERT_EQ(softirqs.size(), 10u);
+    EXPECT_EQ(softirqs[1].find("name")->str, "TIMER");
+    for (const auto& v : softirqs) {
+        EXPECT_EQ(ints(*v.find("count_per_cpu")), (std::vector<std::int64_t>{0, 0})) << v.find("name")->str;
+        EXPECT_EQ(ints(*v.find("time_ns_per_cpu")), (std::vector<std::int64_t>{0, 0})) << v.find("name")->str;
+    }
+
+    // The terminal's /proc/interrupts: a header of CPUs, "N: count count
+    // time(ms) name" per line, then NMI.
+    ASSERT_NE(r.out.find("\nINTERRUPTS\n"), std::string::npos) << r.out;
+    EXPECT_EQ(rows_starting(r.out, "          CPU0"),
+              (std::vector<std::vector<std::string>>{{"CPU0", "CPU1", "TIME(ms)"}}))
+        << r.out;
+    const auto label = [](const kp::json::value& l) {
+        const std::string n = std::to_string(l.find("irq")->integer) + ":";
+        return std::string(4 - n.size(), ' ') + n;
+    };
+    EXPECT_EQ(rows_starting(r.out, label(disk)),
+              (std::vector<std::vector<std::string>>{{label(disk).substr(label(disk).find_first_not_of(' ')), "0",
+                                                      "1000", "10.000", "disk"}}))
+        << r.out;
+    EXPECT_EQ(rows_starting(r.out, label(nic)),
+              (std::vector<std::vector<std::string>>{{label(nic).substr(label(nic).find_first_not_of(' ')), "1500",
+                                                      "0", "7.500", "nic"}}))
+        << r.out;
+    EXPECT_EQ(rows_starting(r.out, "NMI:"), (std::vector<std::vector<std::string>>{
+                                                {"NMI:", "0", "0", "0.000", "Non-maskable", "interrupts"}}))
+        << r.out;
+    EXPECT_EQ(r.out.find("SOFTIRQS"), std::string::npos) << r.out;
 }
 
 }  // namespace

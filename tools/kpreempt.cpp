@@ -39,6 +39,8 @@ constexpr const char* run_help =
     "  --cpus N                      number of CPUs, 1 to 256\n"
     "  --hz N                        scheduler tick rate, 1 to 10000\n"
     "  --seed S                      seed of the random interrupt sources\n"
+    "  --threadirqs                  force-threaded interrupts (the threadirqs boot option)\n"
+    "  --ksoftirqd-defer             irq exit leaves softirqs to a runnable ksoftirqd (Linux 4.9-6.4)\n"
     "  --duration SECONDS            virtual time to run (default: file's)\n"
     "  --report FILE.json            write the report as JSON\n"
     "  --timeline                    draw an ASCII timeline per CPU\n";
@@ -47,7 +49,7 @@ constexpr const char* compare_help =
     "usage: kpreempt compare FILE [FILE...] --models none,voluntary,full [options]\n"
     "\n"
     "Runs FILE once per model and prints one table, a column per model.\n"
-    "Takes --cpus, --hz, --seed and --duration as 'run' does.\n";
+    "Takes --cpus, --hz, --seed, --duration, --threadirqs and --ksoftirqd-defer as 'run' does.\n";
 
 struct usage_error {
     std::string what;
@@ -106,6 +108,8 @@ cli parse_args(int argc, char** argv) {
         } else if (a == "--cpus") c.opt.cpus = static_cast<int>(number(a, value(), 1, 256));
         else if (a == "--hz") c.opt.hz = static_cast<int>(number(a, value(), 1, 10000));
         else if (a == "--seed") c.opt.seed = static_cast<std::uint64_t>(number(a, value(), 0, INT64_MAX));
+        else if (a == "--threadirqs") c.opt.threadirqs = true;
+        else if (a == "--ksoftirqd-defer") c.opt.ksoftirqd_defer = true;
         else if (a == "--duration") c.opt.duration = kp::secs(number(a, value(), 1, 86400));
         else if (a == "--report" && c.command == "run") c.report = value();
         else if (a == "--timeline" && c.command == "run") c.timeline = true;

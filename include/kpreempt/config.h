@@ -25,6 +25,13 @@ struct kernel_config {
     int hz = 1000;    // 100, 250, 300 or 1000
     preempt_mode model = preempt_mode::full;
     cost_model costs;
+    // threadirqs: device handlers run in their irq threads (forced
+    // threading), and softirqs left at irq exit go to ksoftirqd.
+    bool threadirqs = false;
+    // Linux 4.9 to 6.4 ("softirq: Let ksoftirqd do its job", reverted in
+    // 6.5): while ksoftirqd is runnable, irq exit and do_softirq() leave
+    // every softirq but HI and TASKLET to it. Off: 6.12's behaviour.
+    bool ksoftirqd_defer = false;
     std::size_t stack_size = 256 * 1024;  // per task, plus a guard page
 };
 

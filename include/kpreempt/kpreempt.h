@@ -22,6 +22,9 @@
 #include "kernel/entry/entry.h"
 #include "kernel/fork.h"
 #include "kernel/irq/bottom_half.h"
+#include "kernel/irq/irq.h"
+#include "kernel/irq/nmi.h"
+#include "kernel/irq/tasklet.h"
 #include "kernel/locking/spinlock.h"
 #include "kernel/locking/wait.h"
 #include "kernel/preempt/preempt.h"
@@ -58,6 +61,7 @@ public:
     // A device interrupt line and its handler (runs in hardirq context).
     void request_irq(int irq, std::string name, std::function<void()> handler);
     void raise_irq(nsec_t at, int cpu, int irq);
+    void raise_nmi(nsec_t at, int cpu);
     sim_machine::stop_reason run(nsec_t limit = secs(3600));
 
     nsec_t now() const { return machine_.now(); }

@@ -1,5 +1,7 @@
 #include "kpreempt/kpreempt.h"
 
+#include <stdexcept>
+
 #include "kernel/debug/debug.h"
 
 namespace kp {
@@ -23,13 +25,19 @@ task_struct& sim::spawn(const task_spec& spec, std::function<void()> body) {
 }
 
 void sim::request_irq(int irq, std::string name, std::function<void()> handler) {
-    kp::request_irq(kern(), irq, std::move(name), [h = std::move(handler)](int) {
+    const int err = kp::request_irq(kern(), irq, std::move(name), [h = std::move(handler)](int) {
         h();
         return irqreturn::handled;
     });
+    if (err) throw std::invalid_argument("request_irq " + std::to_string(irq) + ": error " + std::to_string(err));
 }
 
-void sim::raise_irq(nsec_t at, int cpu, int irq) { machine_.raise_irq(at, cpu, irq); }
+void sim::raise_irq(nsec_t at, int cpu, int irq) {
+    if (irq < 0 || irq >= NR_IRQS) throw std::invalid_argument("irq " + std::to_string(irq) + " is not a line (0-63)");
+    machine_.raise_irq(at, cpu, irq);
+}
+
+void sim::raise_nmi(nsec_t at, int cpu) { machine_.raise_nmi(at, cpu); }
 
 sim_machine::stop_reason sim::run(nsec_t limit) { return machine_.run(limit); }
 

@@ -42,6 +42,12 @@ public:
     // Spin-wait on a lock word (arm64's wfe) and its wakeup (sev).
     virtual void cpu_wait_event() = 0;
     virtual void cpu_send_event() = 0;
+    // The interrupt controller (irq_chip): which CPU a device line is
+    // delivered to, and masking. An arrival on a masked line stays pending
+    // at the controller and is delivered when the line is unmasked.
+    virtual void irq_chip_set_affinity(int irq, int cpu) = 0;
+    virtual void irq_chip_mask(int irq) = 0;
+    virtual void irq_chip_unmask(int irq) = 0;
     // switch_to: leave prev's stack for next's. Returns in prev's context
     // when something switches back to it. prev_dies: prev never resumes.
     virtual void switch_to(task_struct& prev, task_struct& next, bool prev_dies) = 0;

@@ -63,12 +63,9 @@ task_struct& kernel_clone(kernel& k, const task_params& params, std::function<vo
     task_struct& p = k.alloc_task(params.name);
     p.body = std::move(body);
     if (params.kthread || params.percpu_kthread) p.flags |= PF_KTHREAD;
-    if (params.percpu_kthread) {
-        p.flags |= PF_NO_SETAFFINITY;
-        p.counts_as_live = false;
-    } else {
-        k.task_created();
-    }
+    if (params.percpu_kthread) p.flags |= PF_NO_SETAFFINITY;
+    p.counts_as_live = params.counts_as_live && !params.percpu_kthread;
+    if (p.counts_as_live) k.task_created();
     p.in_kernel_mode = true;  // a new task starts in the kernel (ret_from_fork)
     if (params.policy == sched_policy::fifo || params.policy == sched_policy::rr)
         sched_set_rt(p, params.policy, params.rt_priority);

@@ -18,6 +18,8 @@ struct task_params {
     // A per-CPU kernel thread of the kernel itself (smpboot): PF_NO_SETAFFINITY,
     // and not counted among the live tasks the machine waits for.
     bool percpu_kthread = false;
+    // Not among the live tasks the machine waits for (irq threads).
+    bool counts_as_live = true;
     int cpu = 0;          // preferred first CPU
 };
 

@@ -5,9 +5,11 @@
 
 #include "kernel/fork.h"
 #include "kernel/irq/softirq.h"
+#include "kernel/irq/tasklet.h"
 #include "kernel/sched/core.h"
 #include "kernel/sched/cputime.h"
 #include "kernel/time/timer.h"
+#include "kernel/workqueue/workqueue.h"
 
 namespace kp {
 
@@ -37,7 +39,9 @@ kernel::kernel(const kernel_config& cfg, arch_machine& arch) : cfg_(cfg), arch_(
     // Early initcalls: the kernel's own threads take the first pids, as in
     // Linux, before any task of the workload.
     init_timers(*this);
+    init_tasklets(*this);
     spawn_ksoftirqd(*this);
+    workqueue_init(*this);  // kworker/N:0, right after ksoftirqd/N
 }
 
 kernel::~kernel() {

@@ -12,11 +12,14 @@
 
 #include "arch/arch.h"
 #include "kernel/irq/irq.h"
+#include "kernel/irq/nmi.h"
 #include "kernel/irq/softirq.h"
+#include "kernel/irq/tasklet_vec.h"
 #include "kernel/preempt/model.h"
 #include "kernel/preempt/preempt_count.h"
 #include "kernel/sched/sched.h"
 #include "kernel/time/hrtimer.h"
+#include "kernel/workqueue/worker_pool.h"
 #include "kpreempt/config.h"
 #include "kpreempt/log.h"
 #include "kpreempt/observer.h"
@@ -52,6 +55,11 @@ struct percpu {
     hrtimer tick_timer;
     std::vector<timer_list*> timers;  // jiffies timers (timer wheel stand-in)
     softirq_cpu softirq;
+    tasklet_cpu tasklets;  // tasklet_vec, tasklet_hi_vec (irq/tasklet.h)
+    worker_pool cpu_worker_pool;  // kworker/N:0 and its worklist (workqueue/workqueue.h)
+    bool hardirq_stack_inuse = false;  // on the irq stack (x86 pcpu_hot.hardirq_stack_inuse)
+    std::uint64_t nmi_count = 0;  // /proc/interrupts "NMI"
+    nsec_t nmi_time = 0;          // time in NMI handlers (Linux charges it to what they interrupted)
     cpu_accounting acct;
     task_struct* idle = nullptr;
     task_struct* current_task = nullptr;  // `current`
@@ -95,12 +103,11 @@ public:
     // update_idle_cpu() so that wakeup placement need not visit every
     // runqueue (Linux keeps similar hints: nohz.idle_cpus_mask, has_idle_cores).
     std::atomic<std::uint64_t> idle_cpus[NR_CPUS / 64] = {};
-    std::vector<irq_desc> irq_descs;
+    std::vector<irq_desc> irq_descs = std::vector<irq_desc>(NR_IRQS);  // never resized: threads hold pointers
     std::array<softirq_action, NR_SOFTIRQS> softirq_vec;  // open_softirq
-    // force_irqthreads(): the threadirqs boot option. Not settable yet (the
-    // threaded-interrupts increment); when set, irq exit leaves softirqs to
-    // ksoftirqd.
-    bool force_irqthreads = false;
+    std::vector<nmi_action> nmi_handlers;  // register_nmi_handler
+    // force_irqthreads(): the threadirqs boot option (kernel_config).
+    bool force_irqthreads() const { return cfg_.threadirqs; }
 
 private:
     kernel_config cfg_;

@@ -50,12 +50,7 @@ bool read_attr(reader& r, attrs& a, const std::string& key, const json::value& v
     } else if (key == "priority") {
         a.priority = static_cast<int>(r.integer(v, path, -20, 99));
     } else if (key == "cpus") {
-        r.need(v, json::kind::array, path);
-        std::vector<int> cpus;
-        for (std::size_t i = 0; i < v.items.size(); ++i)
-            cpus.push_back(static_cast<int>(r.integer(v.items[i], path + "[" + std::to_string(i) + "]", 0, 255)));
-        if (cpus.empty()) r.fail(v, path, "empty CPU list");
-        a.cpus = std::move(cpus);
+        a.cpus = r.cpu_list(v, path);
     } else {
         return false;
     }

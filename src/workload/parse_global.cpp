@@ -1,6 +1,10 @@
 // The "global" object, kpreempt's extension inside it, and the check that
 // every name a workload uses refers to something.
+#include <algorithm>
 #include <set>
+
+#include "kernel/irq/irq.h"
+#include "kernel/irq/softirq.h"
 
 #include "kernel/preempt/model.h"
 #include "workload/reader.h"
@@ -22,28 +26,90 @@ void read_costs(reader& r, cost_model& c, const json::value& v, const std::strin
     }
 }
 
+// A softirq vector by Linux's name. TIMER, HI and TASKLET have their own
+// keys (timers, tasklet), whose handlers own those vectors.
+int read_vector(reader& r, const json::value& v, const std::string& path) {
+    const std::string n = r.name(v, path);
+    for (unsigned nr = 0; nr < NR_SOFTIRQS; ++nr) {
+        if (n != softirq_to_name[nr]) continue;
+        if (nr == TIMER_SOFTIRQ) r.fail(v, path, "TIMER runs the kernel's timers: use \"timers\" for timer work");
+        if (nr == HI_SOFTIRQ || nr == TASKLET_SOFTIRQ)
+            r.fail(v, path, n + " runs tasklets: use \"tasklet\" (and \"tasklet_hi\")");
+        return static_cast<int>(nr);
+    }
+    r.fail(v, path, "unknown softirq '" + n + "' (NET_TX, NET_RX, BLOCK, IRQ_POLL, SCHED, HRTIMER, RCU)");
+}
+
+// The arrival keys, shared by lines and NMI sources; true if `key` was one.
+bool read_arrival(reader& r, irq_source_def& d, const std::string& key, const json::value& item,
+                  const std::string& p) {
+    if (key == "start") d.start = r.usecs(item, p);
+    else if (key == "stop") d.stop = r.usecs(item, p);
+    else if (key == "period") d.period = r.usecs(item, p);
+    else if (key == "rate") {
+        r.need(item, json::kind::number, p);
+        if (item.num <= 0 || item.num > 1e7) r.fail(item, p, "rate must be above 0 and at most 10 MHz");
+        d.rate_hz = item.num;
+    } else if (key == "burst") d.burst = static_cast<int>(r.integer(item, p, 1, 100000));
+    else if (key == "burst_gap") d.burst_gap = r.usecs(item, p);
+    else return false;
+    return true;
+}
+
 irq_source_def read_irq(reader& r, const std::string& name, const json::value& v, const std::string& path) {
     r.need(v, json::kind::object, path);
     irq_source_def d;
     d.name = name;
     d.path = path;
+    bool has_cpu = false;
     for (const auto& [key, item] : v.members) {
         const std::string p = path + "." + key;
-        if (key == "cpu") d.cpu = static_cast<int>(r.integer(item, p, 0, 255));
-        else if (key == "start") d.start = r.usecs(item, p);
-        else if (key == "period") d.period = r.usecs(item, p);
-        else if (key == "rate") {
-            r.need(item, json::kind::number, p);
-            if (item.num <= 0 || item.num > 1e7) r.fail(item, p, "rate must be above 0 and at most 10 MHz");
-            d.rate_hz = item.num;
-        } else if (key == "burst") d.burst = static_cast<int>(r.integer(item, p, 1, 100000));
-        else if (key == "burst_gap") d.burst_gap = r.usecs(item, p);
-        else if (key == "handler") d.handler = r.usecs(item, p);
+        if (read_arrival(r, d, key, item, p)) continue;
+        if (key == "cpu" || key == "affinity") {
+            if (has_cpu) r.fail(item, p, "give \"cpu\" or \"affinity\", once");
+            has_cpu = true;
+            d.affinity = key == "cpu" ? std::vector<int>{static_cast<int>(r.integer(item, p, 0, 255))}
+                                      : r.cpu_list(item, p);
+        } else if (key == "handler") d.handler = r.usecs(item, p);
+        else if (key == "thread") d.thread = r.usecs(item, p);
+        else if (key == "no_thread") d.no_thread = r.boolean(item, p);
+        else if (key == "softirq") d.softirq = read_vector(r, item, p);
+        else if (key == "softirq_cost") d.softirq_cost = r.usecs(item, p);
+        else if (key == "tasklet") d.tasklet = r.usecs(item, p);
+        else if (key == "tasklet_hi") d.tasklet_hi = r.boolean(item, p);
+        else if (key == "work") d.work = r.usecs(item, p);
+        else if (key == "work_delay") d.work_delay = r.usecs(item, p);
+        else if (key == "nmi") d.nmi = r.boolean(item, p);
         else if (key == "wakes") d.wakes = r.name(item, p);
-        else r.fail(item, p, "unknown key (cpu, start, period, rate, burst, burst_gap, handler, wakes)");
+        else
+            r.fail(item, p,
+                   "unknown key (cpu, affinity, start, stop, period, rate, burst, burst_gap, handler, thread, no_thread, "
+                   "softirq, softirq_cost, tasklet, tasklet_hi, work, work_delay, nmi, wakes)");
     }
     if ((d.period > 0) == (d.rate_hz > 0)) r.fail(v, path, "give exactly one of \"period\" (µs) or \"rate\" (Hz)");
+    if (d.softirq_cost > 0 && d.softirq < 0) r.fail(v, path, "\"softirq_cost\" needs \"softirq\" (a vector name)");
+    if (d.work_delay > 0 && !d.work) r.fail(v, path, "\"work_delay\" needs \"work\"");
+    if (d.tasklet_hi && !d.tasklet) r.fail(v, path, "\"tasklet_hi\" needs \"tasklet\"");
+    if (d.nmi && (d.thread || d.softirq >= 0 || d.tasklet || d.work || !d.wakes.empty() || d.affinity.size() > 1))
+        r.fail(v, path, "an NMI source has only cpu, arrivals and handler (an NMI handler cannot wake or defer work)");
     return d;
+}
+
+timer_def read_timer(reader& r, const std::string& name, const json::value& v, const std::string& path) {
+    r.need(v, json::kind::object, path);
+    timer_def t;
+    t.name = name;
+    t.path = path;
+    for (const auto& [key, item] : v.members) {
+        const std::string p = path + "." + key;
+        if (key == "cpu") t.cpu = static_cast<int>(r.integer(item, p, 0, 255));
+        else if (key == "start") t.start = r.usecs(item, p);
+        else if (key == "period") t.period = r.usecs(item, p);
+        else if (key == "cost") t.cost = r.usecs(item, p);
+        else r.fail(item, p, "unknown key (cpu, start, period, cost)");
+    }
+    if (t.period <= 0) r.fail(v, path, "a timer needs \"period\" (µs, above 0)");
+    return t;
 }
 
 void read_kpreempt(reader& r, global_def& g, const json::value& v, const std::string& path) {
@@ -58,10 +124,18 @@ void read_kpreempt(reader& r, global_def& g, const json::value& v, const std::st
         else if (key == "hz") g.hz = static_cast<int>(r.integer(item, p, 1, 10000));
         else if (key == "seed") g.seed = static_cast<std::uint64_t>(r.integer(item, p, 0, INT64_MAX));
         else if (key == "costs") read_costs(r, g.costs, item, p);
+        else if (key == "threadirqs") g.threadirqs = r.boolean(item, p);
+        else if (key == "ksoftirqd_defer") g.ksoftirqd_defer = r.boolean(item, p);
         else if (key == "irqs") {
             r.need(item, json::kind::object, p);
             for (const auto& [name, iv] : item.members) g.irqs.push_back(read_irq(r, name, iv, p + "." + name));
-        } else r.fail(item, p, "unknown kpreempt setting (model, cpus, hz, seed, costs, irqs)");
+            const std::size_t lines = static_cast<std::size_t>(
+                std::count_if(g.irqs.begin(), g.irqs.end(), [](const irq_source_def& d) { return !d.nmi; }));
+            if (lines > NR_IRQS) r.fail(item, p, "more than " + std::to_string(NR_IRQS) + " interrupt lines");
+        } else if (key == "timers") {
+            r.need(item, json::kind::object, p);
+            for (const auto& [name, tv] : item.members) g.timers.push_back(read_timer(r, name, tv, p + "." + name));
+        } else r.fail(item, p, "unknown kpreempt setting (model, cpus, hz, seed, costs, threadirqs, ksoftirqd_defer, irqs, timers)");
     }
 }
 
@@ -171,8 +245,14 @@ void check_references(reader& r, const workload& w) {
         at.pos = {};
         if (!d.wakes.empty() && !tasks.count(d.wakes) && !n.suspended.count(d.wakes) && !n.waited_conds.count(d.wakes))
             r.fail(at, d.path + ".wakes", "no task named '" + d.wakes + "' and nobody waits on it");
-        if (w.global.cpus && d.cpu >= *w.global.cpus)
-            r.fail(at, d.path + ".cpu", "CPU " + std::to_string(d.cpu) + " does not exist");
+        if (w.global.cpus)
+            for (int c : d.affinity)
+                if (c >= *w.global.cpus) r.fail(at, d.path + ".cpu", "CPU " + std::to_string(c) + " does not exist");
+    }
+    for (const timer_def& t : w.global.timers) {
+        at.pos = {};
+        if (w.global.cpus && t.cpu >= *w.global.cpus)
+            r.fail(at, t.path + ".cpu", "CPU " + std::to_string(t.cpu) + " does not exist");
     }
 }
 

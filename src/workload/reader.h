@@ -58,6 +58,21 @@ public:
         return v.str;
     }
 
+    bool boolean(const json::value& v, const std::string& path) const {
+        need(v, json::kind::boolean, path);
+        return v.b;
+    }
+
+    // A non-empty list of CPU numbers ("cpus" of a task, "affinity" of a line).
+    std::vector<int> cpu_list(const json::value& v, const std::string& path) const {
+        need(v, json::kind::array, path);
+        std::vector<int> cpus;
+        for (std::size_t i = 0; i < v.items.size(); ++i)
+            cpus.push_back(static_cast<int>(integer(v.items[i], path + "[" + std::to_string(i) + "]", 0, 255)));
+        if (cpus.empty()) fail(v, path, "empty CPU list");
+        return cpus;
+    }
+
     const std::string& file_of(const json::value& v) const {
         return files_.at(static_cast<std::size_t>(v.pos.file));
     }

@@ -40,6 +40,91 @@ std::string share(nsec_t part, nsec_t total) {
     return total > 0 ? fmt("%6.1f", 100.0 * static_cast<double>(part) / static_cast<double>(total)) : "     -";
 }
 
+using u64 = unsigned long long;
+
+// Up to this many CPUs the interrupt tables have a column per CPU (about 100
+// columns at 8); beyond, one TOTAL column (the JSON report has every CPU).
+constexpr std::size_t max_cpu_columns = 8;
+
+template <class T>
+T sum(const std::vector<T>& v) {
+    T s{};
+    for (T x : v) s += x;
+    return s;
+}
+
+// The count columns of one row: one per CPU, or the total.
+std::string count_cells(const std::vector<std::uint64_t>& per_cpu, std::size_t ncpu) {
+    if (ncpu > max_cpu_columns) return fmt(" %10llu", static_cast<u64>(sum(per_cpu)));
+    std::string out;
+    for (std::size_t c = 0; c < ncpu; ++c) out += fmt(" %9llu", static_cast<u64>(c < per_cpu.size() ? per_cpu[c] : 0));
+    return out;
+}
+
+std::string count_header(std::size_t ncpu) {
+    if (ncpu > max_cpu_columns) return fmt(" %10s", "TOTAL");
+    std::string out;
+    for (std::size_t c = 0; c < ncpu; ++c) out += fmt(" %9s", ("CPU" + std::to_string(c)).c_str());
+    return out;
+}
+
+// /proc/interrupts: a row per device line and one for NMIs, with the
+// hardirq time of each (all CPUs) in ms.
+std::string interrupts_table(const run_result& r) {
+    const bool nmis = std::any_of(r.cpu.begin(), r.cpu.end(), [](const cpu_result& u) { return u.nmi_count; });
+    if (r.interrupts.empty() && !nmis) return {};
+    const std::size_t ncpu = r.cpu.size();
+    std::string out = fmt("\nINTERRUPTS%s\n", ncpu > max_cpu_columns ? fmt(" (%zu CPUs, totals)", ncpu).c_str() : "");
+    out += fmt("%4s%s %10s\n", "", count_header(ncpu).c_str(), "TIME(ms)");
+    for (const irq_line_result& l : r.interrupts)
+        out += fmt("%3d:%s %10.3f  ", l.irq, count_cells(l.count, ncpu).c_str(), ms(sum(l.time))) + l.name + "\n";
+    std::vector<std::uint64_t> nmi_count;
+    nsec_t nmi_time = 0;
+    for (const cpu_result& u : r.cpu) {
+        nmi_count.push_back(u.nmi_count);
+        nmi_time += u.nmi_time;
+    }
+    out += fmt("NMI:%s %10.3f  %s\n", count_cells(nmi_count, ncpu).c_str(), ms(nmi_time), "Non-maskable interrupts");
+    return out;
+}
+
+// /proc/softirqs: all ten vectors once any ran, with the softirq time of
+// each (all CPUs) in ms; then, per CPU, what ksoftirqd served and why the
+// restart loop handed it work.
+std::string softirqs_table(const run_result& r) {
+    const bool any = std::any_of(r.softirqs.begin(), r.softirqs.end(), [](const softirq_result& s) {
+        return std::any_of(s.count.begin(), s.count.end(), [](std::uint64_t n) { return n != 0; });
+    });
+    if (!any) return {};
+    const std::size_t ncpu = r.cpu.size();
+    std::string out = fmt("\nSOFTIRQS%s\n", ncpu > max_cpu_columns ? fmt(" (%zu CPUs, totals)", ncpu).c_str() : "");
+    out += fmt("%9s%s %10s\n", "", count_header(ncpu).c_str(), "TIME(ms)");
+    for (const softirq_result& s : r.softirqs)
+        out += fmt("%8s:%s %10.3f\n", s.name.c_str(), count_cells(s.count, ncpu).c_str(), ms(sum(s.time)));
+    const bool handoffs = std::any_of(r.cpu.begin(), r.cpu.end(), [](const cpu_result& u) {
+        return u.ksoftirqd || u.softirq_restart_limit || u.softirq_time_limit || u.softirq_need_resched;
+    });
+    if (!handoffs) return out;
+    out += "\nKSOFTIRQD: its softirq time; restart loops that handed it work, by the bound they hit\n";
+    out += fmt("%-4s %14s %14s %11s %13s\n", "CPU", "KSOFTIRQD(ms)", "RESTART LIMIT", "TIME LIMIT", "NEED_RESCHED");
+    for (std::size_t c = 0; c < ncpu; ++c) {
+        const cpu_result& u = r.cpu[c];
+        const bool idle = !u.ksoftirqd && !u.softirq_restart_limit && !u.softirq_time_limit && !u.softirq_need_resched;
+        if (ncpu > max_cpu_columns && idle) continue;  // many CPUs: only those with something to show
+        out += fmt("%-4zu %14.3f %14llu %11llu %13llu\n", c, ms(u.ksoftirqd), static_cast<u64>(u.softirq_restart_limit),
+                   static_cast<u64>(u.softirq_time_limit), static_cast<u64>(u.softirq_need_resched));
+    }
+    return out;
+}
+
+// A JSON array of integers.
+template <class T>
+std::string json_ints(const std::vector<T>& v) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) out += fmt(i ? ", %lld" : "%lld", static_cast<long long>(v[i]));
+    return out + "]";
+}
+
 }  // namespace
 
 std::string format_summary(const run_result& r) {
@@ -64,6 +149,8 @@ std::string format_summary(const run_result& r) {
         out += fmt("%-4zu %s %s %s %s   %s\n", c, share(u.user, total).c_str(), share(u.system, total).c_str(),
                    share(u.irq, total).c_str(), ("  " + share(u.softirq, total)).c_str(), share(u.idle, total).c_str());
     }
+    out += interrupts_table(r);
+    out += softirqs_table(r);
     for (const std::string& w : r.warnings) out += w + "\n";
     for (const std::string& line : r.kernel_log) out += "kernel: " + line + "\n";
     return out;
@@ -99,11 +186,30 @@ std::string format_json(const run_result& r) {
         const cpu_result& u = r.cpu[c];
         out += c ? ",\n    " : "\n    ";
         out += fmt("{\"cpu\": %zu, \"user_ns\": %lld, \"system_ns\": %lld, \"irq_ns\": %lld, \"softirq_ns\": %lld, "
-                   "\"idle_ns\": %lld}",
+                   "\"idle_ns\": %lld",
                    c, static_cast<long long>(u.user), static_cast<long long>(u.system), static_cast<long long>(u.irq),
                    static_cast<long long>(u.softirq), static_cast<long long>(u.idle));
+        out += fmt(", \"nmi_count\": %llu, \"nmi_ns\": %lld, \"ksoftirqd_ns\": %lld", static_cast<u64>(u.nmi_count),
+                   static_cast<long long>(u.nmi_time), static_cast<long long>(u.ksoftirqd));
+        out += fmt(", \"ksoftirqd_handoffs\": {\"restart_limit\": %llu, \"time_limit\": %llu, \"need_resched\": %llu}}",
+                   static_cast<u64>(u.softirq_restart_limit), static_cast<u64>(u.softirq_time_limit),
+                   static_cast<u64>(u.softirq_need_resched));
     }
-    out += "\n  ],\n  \"warnings\": [";
+    out += "\n  ],\n  \"interrupts\": [";
+    for (std::size_t i = 0; i < r.interrupts.size(); ++i) {
+        const irq_line_result& l = r.interrupts[i];
+        out += i ? ",\n    " : "\n    ";
+        out += fmt("{\"irq\": %d, \"name\": ", l.irq) + json_string(l.name);
+        out += ", \"count_per_cpu\": " + json_ints(l.count) + ", \"time_ns_per_cpu\": " + json_ints(l.time) + "}";
+    }
+    out += r.interrupts.empty() ? "],\n  \"softirqs\": [" : "\n  ],\n  \"softirqs\": [";
+    for (std::size_t i = 0; i < r.softirqs.size(); ++i) {
+        const softirq_result& v = r.softirqs[i];
+        out += i ? ",\n    " : "\n    ";
+        out += fmt("{\"vector\": %d, \"name\": ", v.vector) + json_string(v.name);
+        out += ", \"count_per_cpu\": " + json_ints(v.count) + ", \"time_ns_per_cpu\": " + json_ints(v.time) + "}";
+    }
+    out += r.softirqs.empty() ? "],\n  \"warnings\": [" : "\n  ],\n  \"warnings\": [";
     for (std::size_t i = 0; i < r.warnings.size(); ++i) out += (i ? ", " : "") + json_string(r.warnings[i]);
     out += "],\n  \"kernel_log\": [";
     for (std::size_t i = 0; i < r.kernel_log.size(); ++i) out += (i ? ", " : "") + json_string(r.kernel_log[i]);

@@ -8,6 +8,7 @@
 
 #include "kernel/debug/debug.h"
 #include "kpreempt/kpreempt.h"
+#include "workload/devices.h"
 #include "workload/stats.h"
 #include "workload/sync_objects.h"
 
@@ -240,7 +241,9 @@ int cpus_named(const workload& w) {
         see(t.a);
         for (const phase& ph : t.phases) see(ph.a);
     }
-    for (const irq_source_def& d : w.global.irqs) n = std::max(n, d.cpu + 1);
+    for (const irq_source_def& d : w.global.irqs)
+        for (int c : d.affinity) n = std::max(n, c + 1);
+    for (const timer_def& t : w.global.timers) n = std::max(n, t.cpu + 1);
     return n;
 }
 
@@ -250,6 +253,8 @@ kernel_config make_config(const workload& w, const run_options& opt) {
     cfg.hz = opt.hz.value_or(w.global.hz.value_or(1000));
     cfg.model = opt.model.value_or(w.global.model.value_or(preempt_mode::full));
     cfg.costs = w.global.costs;
+    cfg.threadirqs = opt.threadirqs.value_or(w.global.threadirqs);
+    cfg.ksoftirqd_defer = opt.ksoftirqd_defer.value_or(w.global.ksoftirqd_defer);
     return cfg;
 }
 
@@ -280,29 +285,18 @@ task_spec spec_for(const workload& w, const task_def& def, const std::string& co
     return spec;
 }
 
-// Arrival instants of an interrupt source, up to `limit`.
-std::vector<nsec_t> arrivals(const irq_source_def& d, std::uint64_t seed, std::size_t index, nsec_t limit) {
-    constexpr std::size_t max_arrivals = 20'000'000;
-    std::vector<nsec_t> out;
-    std::mt19937_64 rng(seed * 0x9e3779b97f4a7c15ULL + index);  // one stream per source
-    std::exponential_distribution<double> gap(d.rate_hz > 0 ? d.rate_hz / 1e9 : 1.0);
-    for (nsec_t t = d.start; t <= limit;) {
-        for (int b = 0; b < d.burst && t + b * d.burst_gap <= limit; ++b) out.push_back(t + b * d.burst_gap);
-        if (out.size() > max_arrivals)
-            throw workload_error(d.path + ": more than 20 million interrupts in the run; lower the rate");
-        t += d.period > 0 ? d.period : std::max<nsec_t>(1, static_cast<nsec_t>(gap(rng)));
-    }
-    return out;
-}
-
 }  // namespace
 
 run_result run_workload(const workload& w, const run_options& opt) {
     const kernel_config cfg = make_config(w, opt);
-    for (const irq_source_def& d : w.global.irqs)
-        if (d.cpu >= cfg.nr_cpus)
-            throw workload_error(w.file + ": " + d.path + ".cpu: CPU " + std::to_string(d.cpu) +
+    auto check_cpu = [&](int cpu, const std::string& path) {
+        if (cpu >= cfg.nr_cpus)
+            throw workload_error(w.file + ": " + path + ".cpu: CPU " + std::to_string(cpu) +
                                  " does not exist (the machine has " + std::to_string(cfg.nr_cpus) + ")");
+    };
+    for (const irq_source_def& d : w.global.irqs)
+        for (int c : d.affinity) check_cpu(c, d.path);
+    for (const timer_def& t : w.global.timers) check_cpu(t.cpu, t.path);
     run_result out;
     out.file = w.file;
     out.model = cfg.model;
@@ -346,20 +340,14 @@ run_result run_workload(const workload& w, const run_options& opt) {
             programs.push_back(std::move(prog));
         }
     }
-    for (std::size_t k = 0; k < w.global.irqs.size(); ++k) {
-        const irq_source_def& d = w.global.irqs[k];
-        const int irq = static_cast<int>(k);
-        m.request_irq(irq, d.name, [&res, &d] {
-            if (d.handler > 0) burn(d.handler);
-            if (!d.wakes.empty()) resume(res, d.wakes, false);
-        });
-        for (nsec_t t : arrivals(d, out.seed, k, limit)) m.raise_irq(t, d.cpu, irq);
-    }
+    device_set devices(m, w, out.seed, limit,
+                       [&res](const std::string& name, bool from_task) { resume(res, name, from_task); });
 
     const auto why = m.run(limit);
     if (why == sim_machine::stop_reason::time_limit && duration <= 0)
         out.warnings.push_back(w.file + ": no global duration and the tasks do not end: stopped after " +
                                std::to_string(limit / NSEC_PER_SEC) + " s of virtual time");
+    for (std::string& warning : devices.warnings()) out.warnings.push_back(std::move(warning));
     stats.finish(m.now());
     out.duration = m.now();
     collect_results(m.kern(), created, stats, out);

@@ -19,6 +19,8 @@ struct run_options {
     std::optional<int> hz;
     std::optional<std::uint64_t> seed;
     std::optional<nsec_t> duration;
+    std::optional<bool> threadirqs;
+    std::optional<bool> ksoftirqd_defer;
 };
 
 struct latency_stats {
@@ -42,6 +44,28 @@ struct task_result {
 
 struct cpu_result {
     nsec_t user = 0, system = 0, irq = 0, softirq = 0, idle = 0;
+    std::uint64_t nmi_count = 0;  // NMIs taken (/proc/interrupts "NMI")
+    nsec_t nmi_time = 0;          // time in NMI handlers (inside the other buckets)
+    nsec_t ksoftirqd = 0;         // the part of `softirq` served by ksoftirqd
+    // Softirq processing that ended by waking ksoftirqd, by what ended it
+    // (handle_softirqs: MAX_SOFTIRQ_RESTART rounds, MAX_SOFTIRQ_TIME, need_resched()).
+    std::uint64_t softirq_restart_limit = 0, softirq_time_limit = 0, softirq_need_resched = 0;
+};
+
+// One device interrupt line, as a row of /proc/interrupts.
+struct irq_line_result {
+    int irq = 0;
+    std::string name;
+    std::vector<std::uint64_t> count;  // per CPU: handler runs
+    std::vector<nsec_t> time;          // per CPU: hardirq time in the handler
+};
+
+// One softirq vector, as a row of /proc/softirqs.
+struct softirq_result {
+    int vector = 0;                    // HI = 0 ... RCU = 9
+    std::string name;                  // "HI", "TIMER", ...
+    std::vector<std::uint64_t> count;  // per CPU: handler runs
+    std::vector<nsec_t> time;          // per CPU: softirq time in the handler
 };
 
 // One bar of the timeline: a task (or an irq) on a CPU over [start, end).
@@ -62,6 +86,8 @@ struct run_result {
     nsec_t duration = 0;
     std::vector<task_result> tasks;
     std::vector<cpu_result> cpu;
+    std::vector<irq_line_result> interrupts;  // requested (or counted) lines, by irq number
+    std::vector<softirq_result> softirqs;     // all ten vectors, in Linux's order
     std::vector<timeline_slice> timeline;
     std::vector<std::string> warnings;
     std::vector<std::string> kernel_log;  // dmesg lines

@@ -99,6 +99,41 @@ const char* policy_name(sched_policy p) {
 
 }  // namespace
 
+namespace {
+
+// Per CPU, `n` entries of `v` (missing ones are 0).
+template <class T>
+std::vector<T> per_cpu(const std::vector<T>& v, std::size_t n) {
+    std::vector<T> out(n, T{});
+    std::copy_n(v.begin(), std::min(n, v.size()), out.begin());
+    return out;
+}
+
+// /proc/interrupts and /proc/softirqs: every line with an action (or that
+// counted arrivals before it was freed), and all ten softirq vectors.
+void collect_interrupts(kernel& k, run_result& out) {
+    const auto ncpu = static_cast<std::size_t>(k.nr_cpus());
+    for (std::size_t i = 0; i < k.irq_descs.size(); ++i) {
+        const irq_desc& d = k.irq_descs[i];
+        const bool counted = std::any_of(d.count_per_cpu.begin(), d.count_per_cpu.end(),
+                                         [](std::uint64_t n) { return n != 0; });
+        if (!d.requested() && !d.thread_fn && !counted) continue;
+        out.interrupts.push_back(
+            {static_cast<int>(i), d.name, per_cpu(d.count_per_cpu, ncpu), per_cpu(d.time_per_cpu, ncpu)});
+    }
+    for (unsigned nr = 0; nr < NR_SOFTIRQS; ++nr) {
+        softirq_result s{static_cast<int>(nr), softirq_to_name[nr], {}, {}};
+        for (std::size_t c = 0; c < ncpu; ++c) {
+            const softirq_cpu& sc = k.cpu(static_cast<int>(c)).softirq;
+            s.count.push_back(sc.count[nr]);
+            s.time.push_back(sc.time[nr]);
+        }
+        out.softirqs.push_back(std::move(s));
+    }
+}
+
+}  // namespace
+
 void collect_results(kernel& k, const std::vector<task_struct*>& tasks, const stats_collector& stats,
                      run_result& out) {
     for (const task_struct* t : tasks) {
@@ -117,10 +152,23 @@ void collect_results(kernel& k, const std::vector<task_struct*>& tasks, const st
         out.tasks.push_back(std::move(r));
     }
     for (int c = 0; c < k.nr_cpus(); ++c) {
-        const auto& b = k.cpu(c).acct.bucket;
-        out.cpu.push_back({b[int(cpu_bucket::user)], b[int(cpu_bucket::system)], b[int(cpu_bucket::irq)],
-                           b[int(cpu_bucket::softirq)], b[int(cpu_bucket::idle)]});
+        const percpu& pc = k.cpu(c);
+        const auto& b = pc.acct.bucket;
+        cpu_result u;
+        u.user = b[int(cpu_bucket::user)];
+        u.system = b[int(cpu_bucket::system)];
+        u.irq = b[int(cpu_bucket::irq)];
+        u.softirq = b[int(cpu_bucket::softirq)];
+        u.idle = b[int(cpu_bucket::idle)];
+        u.nmi_count = pc.nmi_count;
+        u.nmi_time = pc.nmi_time;
+        u.ksoftirqd = pc.acct.ksoftirqd;
+        u.softirq_restart_limit = pc.softirq.restarts_exhausted;
+        u.softirq_time_limit = pc.softirq.time_exhausted;
+        u.softirq_need_resched = pc.softirq.resched_ended;
+        out.cpu.push_back(u);
     }
+    collect_interrupts(k, out);
     for (const auto& e : k.log.entries()) out.kernel_log.push_back(e.text);
     out.timeline = stats.timeline();
 }

@@ -70,18 +70,43 @@ struct task_def {
     std::vector<phase> phases;
 };
 
-// A device interrupt source (kernel extension).
+// A device interrupt line with its device, or an NMI source (kernel
+// extension). What one arrival does: the hardirq handler's work, then
+// optionally a thread, a softirq, a tasklet and a work item, each with its
+// own cost (docs/workloads.md).
 struct irq_source_def {
     std::string name;
     std::string path;
-    int cpu = 0;
+    std::vector<int> affinity{0};  // "cpu" or "affinity": delivered to the first
     nsec_t start = 0;
+    std::optional<nsec_t> stop;  // no arrival after this
     nsec_t period = 0;      // periodic arrivals
     double rate_hz = 0;     // Poisson arrivals (mean rate)
     int burst = 1;          // arrivals per period, back to back
     nsec_t burst_gap = 0;
-    nsec_t handler = 0;     // CPU work of the handler
+    nsec_t handler = 0;     // CPU work of the hardirq handler
+    std::optional<nsec_t> thread;  // threaded: the irq thread's work (IRQF_ONESHOT)
+    bool no_thread = false;        // IRQF_NO_THREAD: never force-threaded
+    int softirq = -1;              // vector raised per arrival (softirq_nr), or -1
+    nsec_t softirq_cost = 0;       // work per arrival in that vector's handler
+    std::optional<nsec_t> tasklet; // a tasklet scheduled per arrival, its work
+    bool tasklet_hi = false;       // tasklet_hi_schedule (HI_SOFTIRQ)
+    std::optional<nsec_t> work;    // a work item queued per arrival, its work
+    nsec_t work_delay = 0;         // > 0: delayed work
+    bool nmi = false;              // an NMI source on its CPU instead of a line
     std::string wakes;      // a task name: the handler resumes it (as "resume")
+    int cpu() const { return affinity.front(); }
+};
+
+// A periodic jiffies timer (timer_list) whose callback works `cost` in the
+// TIMER softirq, re-armed every `period` rounded up to whole jiffies.
+struct timer_def {
+    std::string name;
+    std::string path;
+    int cpu = 0;
+    nsec_t start = 0;
+    nsec_t period = 0;
+    nsec_t cost = 0;
 };
 
 struct global_def {
@@ -94,6 +119,9 @@ struct global_def {
     cost_model costs;
     std::optional<std::uint64_t> seed;
     std::vector<irq_source_def> irqs;
+    std::vector<timer_def> timers;
+    bool threadirqs = false;
+    bool ksoftirqd_defer = false;
 };
 
 struct workload {

@@ -9,9 +9,28 @@ namespace kp {
 
 sim_events::sim_events(int nr_cpus) : cpus_(static_cast<std::size_t>(nr_cpus)) {
     while (leaves_ < static_cast<std::size_t>(nr_cpus)) leaves_ *= 2;
-    keys_.assign(static_cast<std::size_t>(nr_cpus) + 1, none);
-    tree_.assign(2 * leaves_, nr_cpus);
-    for (int cpu = 0; cpu < nr_cpus; ++cpu) tree_[leaves_ + static_cast<std::size_t>(cpu)] = cpu;
+    tree_.assign(2 * leaves_, tree_none);
+}
+
+// The clock starts at 0 and nothing is posted before now: times are not
+// negative.
+sim_events::tree_key sim_events::tree_key_of(key k) {
+    static_assert(NR_CPUS <= 511, "cpu 511 is tree_none's");
+    if (k == none) return tree_none;
+    const nsec_t time = time_of(k);
+    assert(time >= 0);
+    const auto order = static_cast<std::uint64_t>(k);  // rank (bit 63), cpu (bits 54-62)
+    const std::uint64_t t = std::min(static_cast<std::uint64_t>(time), tree_time_limit);
+    return t << 10 | (order >> 63) << 9 | (order >> 54 & 511);
+}
+
+// Only for events 208 days or more ahead: the exact keys, CPU by CPU.
+int sim_events::earliest_cpu_exact() const {
+    int cpu = -1;
+    for (std::size_t i = 0; i < cpus_.size(); ++i)
+        if (cpus_[i].best != none && (cpu < 0 || cpus_[i].best < cpus_[static_cast<std::size_t>(cpu)].best))
+            cpu = static_cast<int>(i);
+    return cpu;
 }
 
 // Time first; the rest of the tie-break in one word, compared at once:
@@ -59,7 +78,7 @@ void sim_events::post_ipi(int cpu, nsec_t time, std::uint64_t vector) {
     cpu_events& c = cpus_[static_cast<std::size_t>(cpu)];
     // A fixed latency after a clock that never goes back: posting order is
     // time order, so a FIFO is enough.
-    assert(c.ipi_head == c.ipis.size() || c.ipis.back().k.time <= time);
+    assert(c.ipi_head == c.ipis.size() || time_of(c.ipis.back().k) <= time);
     c.ipis.push_back({make_key(time, cpu, false), vector});
     touch(cpu);
 }
@@ -82,12 +101,15 @@ void sim_events::refresh(int cpu) {
     if (c.timer < best) best = c.timer, c.first = kind::timer;
     if (c.ipi_head < c.ipis.size() && c.ipis[c.ipi_head].k < best) best = c.ipis[c.ipi_head].k, c.first = kind::ipi;
     if (!c.devices.empty() && c.devices.front().k < best) best = c.devices.front().k, c.first = kind::device;
-    keys_[static_cast<std::size_t>(cpu)] = best;
+    c.best = best;
     // Replay this CPU's matches on the way up.
-    for (std::size_t i = (leaves_ + static_cast<std::size_t>(cpu)) / 2; i >= 1; i /= 2) {
-        const int a = tree_[2 * i];
-        const int b = tree_[2 * i + 1];
-        tree_[i] = keys_[static_cast<std::size_t>(b)] < keys_[static_cast<std::size_t>(a)] ? b : a;
+    std::size_t i = leaves_ + static_cast<std::size_t>(cpu);
+    tree_key t = tree_key_of(best);
+    tree_[i] = t;
+    for (; i > 1; i /= 2) {
+        const tree_key sibling = tree_[i ^ 1];
+        if (sibling < t) t = sibling;
+        tree_[i / 2] = t;
     }
 }
 
@@ -98,9 +120,10 @@ void sim_events::refresh_dirty() {
 
 sim_events::event sim_events::pop() {
     flush();
-    const int cpu = tree_[1];
+    const int cpu = earliest_cpu();
+    assert(cpu >= 0 && "pop from an empty sim_events");
     cpu_events& c = cpus_[static_cast<std::size_t>(cpu)];
-    event ev{time_of(keys_[static_cast<std::size_t>(cpu)]), cpu, c.first, 0};
+    event ev{time_of(c.best), cpu, c.first, 0};
     switch (c.first) {
     case kind::none:
         assert(false && "pop from an empty sim_events");

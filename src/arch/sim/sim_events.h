@@ -46,11 +46,12 @@ public:
     // The earliest pending event (what == kind::none when there is none).
     nsec_t next_time() {
         flush();
-        return time_of(keys_[static_cast<std::size_t>(tree_[1])]);
+        const int cpu = earliest_cpu();
+        return cpu < 0 ? KTIME_MAX : time_of(cpus_[static_cast<std::size_t>(cpu)].best);
     }
     bool empty() {
         flush();
-        return keys_[static_cast<std::size_t>(tree_[1])] == none;
+        return tree_[1] == tree_none;
     }
     // Remove and return the earliest pending event.
     event pop();
@@ -79,9 +80,27 @@ private:
         std::vector<queued> ipis;  // FIFO from ipi_head
         std::size_t ipi_head = 0;
         std::vector<queued> devices;  // sorted by key
-        kind first = kind::none;      // which of the above holds the earliest
+        key best = none;              // the earliest of the above
+        kind first = kind::none;      // which of them holds it
         bool dirty = false;
     };
+
+    // The tree orders CPUs by their earliest keys. Between different CPUs
+    // the posting sequence never decides, so a tree key is one word: time,
+    // rank, cpu. Times from 2^54 ns (208 days) on share one value, and a
+    // root holding it is resolved by a scan of the exact keys.
+    using tree_key = std::uint64_t;
+    static constexpr tree_key tree_none = ~tree_key{0};  // cpu 511: no CPU has it
+    static constexpr std::uint64_t tree_time_limit = (1ull << 54) - 1;
+    static tree_key tree_key_of(key k);
+    int earliest_cpu() const {  // -1 when nothing is pending
+        const tree_key root = tree_[1];
+        if (root == tree_none) return -1;
+        if (root >> 10 == tree_time_limit) [[unlikely]]
+            return earliest_cpu_exact();
+        return static_cast<int>(root & 511);
+    }
+    int earliest_cpu_exact() const;
 
     key make_key(nsec_t time, int cpu, bool resume);
     void drop(const key& k);
@@ -93,11 +112,12 @@ private:
     void refresh_dirty();
 
     std::vector<cpu_events> cpus_;
-    // A tournament tree over keys_ (each CPU's earliest event; the entry
-    // past the last CPU is "none"): leaf leaves_ + cpu names that CPU, each
-    // inner node the earlier of its children, tree_[1] the earliest of all.
-    std::vector<key> keys_;
-    std::vector<int> tree_;
+    // A tournament tree: leaf leaves_ + cpu holds tree_key_of that CPU's
+    // earliest event (leaves past the last CPU hold tree_none), each inner
+    // node the earlier of its children, tree_[1] the earliest of all. A key
+    // names its CPU, so the nodes need nothing else and a replay reads one
+    // sibling per level.
+    std::vector<tree_key> tree_;
     std::vector<int> dirty_;      // CPUs whose events changed since the last flush
     std::size_t leaves_ = 1;
     std::uint64_t seq_ = 0;

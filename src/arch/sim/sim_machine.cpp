@@ -4,6 +4,7 @@
 #include <cassert>
 
 #include "kernel/irq/irq.h"
+#include "kernel/irq/nmi.h"
 #include "kernel/kernel.h"
 
 namespace kp {
@@ -23,20 +24,107 @@ std::uint32_t vector_bit(irq_vector v) {
     return 0;
 }
 
+// What a device event carries: the tag in the top byte, then a line
+// number or a source index.
+enum device_tag : std::uint64_t { tag_line = 0, tag_source = 1, tag_nmi = 2 };
+std::uint64_t device_arg(device_tag tag, std::size_t index) { return std::uint64_t{tag} << 56 | index; }
+
 }  // namespace
 
 sim_machine::sim_machine(const kernel_config& cfg)
     : events_queue_(cfg.nr_cpus), ipi_latency_(cfg.costs.ipi_latency) {
     kernel_ = std::make_unique<kernel>(cfg, *this);
     cpus_.resize(static_cast<std::size_t>(cfg.nr_cpus));
+    lines_.resize(NR_IRQS);
     stack_context_of_this_thread(loop_ctx_);
 }
 
 sim_machine::~sim_machine() = default;
 
 void sim_machine::raise_irq(nsec_t at, int cpu, int irq) {
+    assert(cpu >= 0 && cpu < kernel_->nr_cpus() && at >= now_ && irq >= 0 && irq < NR_IRQS);
+    events_queue_.post_device(cpu, at, device_arg(tag_line, static_cast<std::size_t>(irq)));
+}
+
+void sim_machine::raise_nmi(nsec_t at, int cpu) {
     assert(cpu >= 0 && cpu < kernel_->nr_cpus() && at >= now_);
-    events_queue_.post_device(cpu, at, static_cast<std::uint64_t>(irq));
+    events_queue_.post_device(cpu, at, device_arg(tag_nmi, 0));
+}
+
+void sim_machine::attach_device(int irq, const irq_arrivals& arrivals) {
+    assert(irq >= 0 && irq < NR_IRQS);
+    sources_.push_back({arrivals, irq, 0, std::mt19937_64(arrivals.seed), std::max(arrivals.start, now_), 0});
+    post_source(sources_.size() - 1);
+}
+
+void sim_machine::attach_nmi_source(int cpu, const irq_arrivals& arrivals) {
+    assert(cpu >= 0 && cpu < kernel_->nr_cpus());
+    sources_.push_back({arrivals, -1, cpu, std::mt19937_64(arrivals.seed), std::max(arrivals.start, now_), 0});
+    post_source(sources_.size() - 1);
+}
+
+// Post a source's next arrival (one at a time: a device firing at 20 kHz
+// for minutes costs one queued event, not millions).
+void sim_machine::post_source(std::size_t index) {
+    const sim_source& s = sources_[index];
+    const nsec_t at = s.burst_start + s.burst_index * s.a.burst_gap;
+    if (at > s.a.stop) return;
+    const int cpu = s.irq >= 0 ? lines_[static_cast<std::size_t>(s.irq)].cpu : s.cpu;
+    events_queue_.post_device(cpu, at, device_arg(tag_source, index));
+}
+
+// The source fired: deliver, then step to its next arrival.
+void sim_machine::source_fired(std::size_t index) {
+    sim_source& s = sources_[index];
+    if (++s.burst_index >= s.a.burst) {
+        s.burst_index = 0;
+        if (s.a.period > 0) {
+            s.burst_start += s.a.period;
+        } else {
+            std::exponential_distribution<double> gap(s.a.rate_hz > 0 ? s.a.rate_hz / 1e9 : 1.0);
+            s.burst_start += std::max<nsec_t>(1, static_cast<nsec_t>(gap(s.rng)));
+        }
+    }
+    const int irq = s.irq;
+    const int nmi_cpu = s.cpu;
+    post_source(index);
+    if (irq >= 0) line_arrival(lines_[static_cast<std::size_t>(irq)].cpu, irq);
+    else {
+        cpus_[static_cast<std::size_t>(nmi_cpu)].nmi_pending = true;
+        try_deliver(nmi_cpu);
+    }
+}
+
+// The controller: a masked line latches the arrival for its unmask.
+void sim_machine::line_arrival(int cpu, int irq) {
+    sim_line& l = lines_[static_cast<std::size_t>(irq)];
+    if (l.masked) {
+        l.latched = true;
+        return;
+    }
+    mark_line_pending(cpu, irq);
+    try_deliver(cpu);
+}
+
+void sim_machine::mark_line_pending(int cpu, int irq) {
+    std::vector<int>& p = cpus_[static_cast<std::size_t>(cpu)].pending_lines;
+    auto it = std::lower_bound(p.begin(), p.end(), irq);
+    if (it == p.end() || *it != irq) p.insert(it, irq);
+}
+
+void sim_machine::irq_chip_set_affinity(int irq, int cpu) { lines_[static_cast<std::size_t>(irq)].cpu = cpu; }
+
+void sim_machine::irq_chip_mask(int irq) { lines_[static_cast<std::size_t>(irq)].masked = true; }
+
+// A latched arrival is delivered now: on this CPU, pending for the next
+// moment interrupts are on; on another, as an event at this instant.
+void sim_machine::irq_chip_unmask(int irq) {
+    sim_line& l = lines_[static_cast<std::size_t>(irq)];
+    l.masked = false;
+    if (!l.latched) return;
+    l.latched = false;
+    if (this_cpu_ptr && this_cpu_ptr->cpu == l.cpu) mark_line_pending(l.cpu, irq);
+    else events_queue_.post_device(l.cpu, now_, device_arg(tag_line, static_cast<std::size_t>(irq)));
 }
 
 void sim_machine::set_next_event(int cpu, nsec_t expires) {
@@ -105,9 +193,12 @@ void sim_machine::handle(const sim_events::event& ev) {
         c.pending_vectors |= vector_bit(static_cast<irq_vector>(ev.arg));
         break;
     case sim_events::kind::device: {
-        const int line = static_cast<int>(ev.arg);
-        auto it = std::lower_bound(c.pending_lines.begin(), c.pending_lines.end(), line);
-        if (it == c.pending_lines.end() || *it != line) c.pending_lines.insert(it, line);
+        const std::size_t index = ev.arg & ((std::uint64_t{1} << 56) - 1);
+        switch (static_cast<device_tag>(ev.arg >> 56)) {
+        case tag_line: line_arrival(ev.cpu, static_cast<int>(index)); return;
+        case tag_source: source_fired(index); return;
+        case tag_nmi: c.nmi_pending = true; break;
+        }
         break;
     }
     }
@@ -115,13 +206,12 @@ void sim_machine::handle(const sim_events::event& ev) {
 }
 
 // An interrupt is taken now if the CPU waits idle, or works or spins with
-// interrupts on. Otherwise it stays pending until they are enabled.
+// interrupts on (an NMI: whatever the flag, outside another NMI). Otherwise
+// it stays pending until they are enabled.
 void sim_machine::try_deliver(int cpu) {
     sim_cpu& c = cpus_[static_cast<std::size_t>(cpu)];
-    const bool masked = kernel_->cpu(cpu).irqs_off.load(std::memory_order_relaxed);
-    const bool takes = c.state == cpu_state::idle ||
-                       ((c.state == cpu_state::burning || c.state == cpu_state::spinning) && !masked);
-    if (!takes) return;
+    const bool parked = c.state != cpu_state::running;
+    if (!parked || !(c.state == cpu_state::idle || deliverable(c, cpu))) return;
     events_queue_.cancel_resume(cpu);  // of the interrupted work
     enter_cpu(cpu);
 }
@@ -146,14 +236,35 @@ void sim_machine::park(cpu_state state) {
 
 sim_machine::sim_cpu& sim_machine::here() { return cpus_[static_cast<std::size_t>(this_cpu_ptr->cpu)]; }
 
-bool sim_machine::has_pending(const sim_cpu& c) const { return c.pending_vectors != 0 || !c.pending_lines.empty(); }
+bool sim_machine::has_pending(const sim_cpu& c) const {
+    return c.pending_vectors != 0 || !c.pending_lines.empty() || c.nmi_pending;
+}
+
+// An NMI is taken whatever the interrupt flag, unless an NMI runs; the
+// others only with interrupts on.
+bool sim_machine::deliverable(const sim_cpu& c, int cpu) const {
+    if (c.nmi_pending && !c.in_nmi) return true;
+    return (c.pending_vectors != 0 || !c.pending_lines.empty()) &&
+           !kernel_->cpu(cpu).irqs_off.load(std::memory_order_relaxed);
+}
 
 // Take pending interrupts one at a time while interrupts are on. A handler
 // may switch away (preemption at irq exit); when this task comes back it may
 // be on another CPU, so the CPU is looked up afresh each time.
 void sim_machine::deliver_pending() {
-    while (!this_cpu_ptr->irqs_off.load(std::memory_order_relaxed) && has_pending(here())) {
+    while (deliverable(here(), this_cpu_ptr->cpu)) {
         sim_cpu& c = here();
+        if (c.nmi_pending && !c.in_nmi) {
+            // The NMI gate clears IF; NMIs stay blocked until its iret.
+            c.nmi_pending = false;
+            c.in_nmi = true;
+            ++irqs_.nmi;
+            const bool was_off = this_cpu_ptr->irqs_off.exchange(true, std::memory_order_relaxed);
+            exc_nmi();
+            this_cpu_ptr->irqs_off.store(was_off, std::memory_order_relaxed);
+            here().in_nmi = false;
+            continue;
+        }
         irq_source src;
         if (c.pending_vectors) {
             for (std::uint32_t i = 0; i < 4; ++i) {
@@ -179,7 +290,7 @@ void sim_machine::deliver_pending() {
 void sim_machine::burn(nsec_t ns) {
     nsec_t remaining = ns;
     while (remaining > 0) {
-        if (!this_cpu_ptr->irqs_off.load(std::memory_order_relaxed) && has_pending(here())) {
+        if (deliverable(here(), this_cpu_ptr->cpu)) {
             deliver_pending();
             continue;
         }
@@ -197,7 +308,7 @@ void sim_machine::cpu_idle() {
 }
 
 void sim_machine::replay_masked_irqs() {
-    if (this_cpu_ptr && has_pending(here())) deliver_pending();
+    if (this_cpu_ptr && deliverable(here(), this_cpu_ptr->cpu)) deliver_pending();
 }
 
 void sim_machine::cpu_wait_event() {

@@ -18,11 +18,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "arch/arch.h"
 #include "arch/sim/sim_events.h"
 #include "arch/stack.h"
+#include "kpreempt/arrivals.h"
 #include "kpreempt/config.h"
 
 namespace kp {
@@ -38,8 +40,15 @@ public:
 
     kernel& kern() { return *kernel_; }
 
-    // Post a device interrupt on `cpu` at virtual time `at`.
+    // Post a device interrupt message for line `irq` to `cpu` at virtual
+    // time `at` (an arrival on a masked line waits for the unmask).
     void raise_irq(nsec_t at, int cpu, int irq);
+    // A device on line `irq`: it fires on its own (arrivals), each arrival
+    // routed to the line's CPU (irq_chip_set_affinity) at that instant.
+    void attach_device(int irq, const irq_arrivals& arrivals);
+    // NMIs on `cpu`: one at `at`, or a source such as a perf NMI watchdog.
+    void raise_nmi(nsec_t at, int cpu);
+    void attach_nmi_source(int cpu, const irq_arrivals& arrivals);
 
     enum class stop_reason { all_exited, time_limit, no_events };
     // Run until every task created by kernel_clone has exited, or the clock
@@ -53,6 +62,7 @@ public:
         std::uint64_t timer = 0;   // local timer (the tick and every hrtimer)
         std::uint64_t ipi = 0;     // reschedule and call-function IPIs
         std::uint64_t device = 0;  // device lines
+        std::uint64_t nmi = 0;
     };
     irq_counts interrupts_delivered() const { return irqs_; }
 
@@ -63,6 +73,9 @@ public:
     void burn(nsec_t ns) override;
     void cpu_idle() override;
     void replay_masked_irqs() override;
+    void irq_chip_set_affinity(int irq, int cpu) override;
+    void irq_chip_mask(int irq) override;
+    void irq_chip_unmask(int irq) override;
     void cpu_wait_event() override;
     void cpu_send_event() override;
     void switch_to(task_struct& prev, task_struct& next, bool prev_dies) override;
@@ -74,6 +87,25 @@ private:
         cpu_state state = cpu_state::running;
         std::uint32_t pending_vectors = 0;  // system vectors, bit per irq_vector slot
         std::vector<int> pending_lines;     // device lines, sorted
+        bool nmi_pending = false;
+        bool in_nmi = false;  // NMIs blocked until the NMI handler returns
+    };
+
+    // The interrupt controller's view of a device line.
+    struct sim_line {
+        int cpu = 0;           // where it is delivered
+        bool masked = false;
+        bool latched = false;  // arrived while masked
+    };
+
+    // An arrival process: a device line, or NMIs on one CPU.
+    struct sim_source {
+        irq_arrivals a;
+        int irq = -1;  // -1: NMIs
+        int cpu = 0;   // NMIs: their CPU
+        std::mt19937_64 rng;
+        nsec_t burst_start = 0;  // the current period or Poisson event
+        int burst_index = 0;
     };
 
     stop_reason run_events(nsec_t limit);
@@ -84,10 +116,17 @@ private:
     void park(cpu_state state);
     bool has_pending(const sim_cpu& c) const;
     void deliver_pending();
+    bool deliverable(const sim_cpu& c, int cpu) const;
+    void mark_line_pending(int cpu, int irq);
+    void line_arrival(int cpu, int irq);
+    void source_fired(std::size_t index);
+    void post_source(std::size_t index);
     sim_cpu& here();
 
     std::unique_ptr<kernel> kernel_;
     std::vector<sim_cpu> cpus_;
+    std::vector<sim_line> lines_;
+    std::vector<sim_source> sources_;
     sim_events events_queue_;
     std::uint64_t events_ = 0;
     irq_counts irqs_;

@@ -92,7 +92,7 @@ void irq_exit_rcu() {
     preempt_count_sub(HARDIRQ_OFFSET);
     // Only the outermost interrupt, outside softirq processing and bh-disabled
     // sections, serves softirqs: the others leave them to the exit of that
-    // context. Still on the interrupted task's stack, with irqs off, and
+    // context. On the stack the handler used, with irqs off, and
     // before irqentry_exit's preemption decision.
     if (!in_interrupt() && local_softirq_pending()) invoke_softirq();
 }

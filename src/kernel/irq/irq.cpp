@@ -2,39 +2,65 @@
 
 #include <cassert>
 
+#include "kernel/debug/debug.h"
 #include "kernel/entry/entry.h"
+#include "kernel/kernel.h"
 #include "kernel/preempt/preempt.h"
 #include "kernel/sched/core.h"
 #include "kernel/sched/cputime.h"
 
 namespace kp {
 
-void request_irq(kernel& k, int irq, std::string name, std::function<irqreturn(int)> handler) {
-    auto& descs = k.irq_descs;
-    if (descs.size() <= static_cast<std::size_t>(irq)) descs.resize(static_cast<std::size_t>(irq) + 1);
-    irq_desc& d = descs[static_cast<std::size_t>(irq)];
-    d.name = std::move(name);
-    d.handler = std::move(handler);
-    d.count_per_cpu.assign(static_cast<std::size_t>(k.nr_cpus()), 0);
-}
-
-void free_irq(kernel& k, int irq) {
-    if (static_cast<std::size_t>(irq) < k.irq_descs.size()) k.irq_descs[static_cast<std::size_t>(irq)].handler = {};
-}
+void irq_wake_thread(irq_desc& d);  // manage.cpp
 
 namespace {
+
+// handle_fasteoi_irq + handle_irq_event, for a line's single action. A
+// ONESHOT line is masked before the handler and stays masked until its
+// thread has run (irq_finalize_oneshot); if no thread was woken it is
+// unmasked at once (cond_unmask_eoi_irq).
+void handle_irq_event(percpu& pc, irq_desc& d) {
+    ++d.count_per_cpu[static_cast<std::size_t>(pc.cpu)];
+    if (d.flags & IRQF_ONESHOT) {
+        d.oneshot_masked = true;
+        pc.k->arch().irq_chip_mask(d.irq);
+    }
+    sched_observer* obs = pc.k->observer;
+    const nsec_t start = pc.k->arch().now();
+    if (obs) obs->on_irq_handler(start, pc.cpu, d.irq, true);
+    const irqreturn ret = d.handler(d.irq);
+    if (!irqs_disabled()) {
+        kernel_warn("kernel/irq/handle.c __handle_irq_event_percpu", "irq %d handler enabled interrupts", d.irq);
+        local_irq_disable();
+    }
+    const nsec_t end = pc.k->arch().now();
+    d.time_per_cpu[static_cast<std::size_t>(pc.cpu)] += end - start;
+    if (obs) obs->on_irq_handler(end, pc.cpu, d.irq, false);
+    bool woke = false;
+    if (ret == irqreturn::wake_thread) {
+        if (d.thread) {
+            irq_wake_thread(d);
+            woke = true;
+        } else if (!d.warned_no_thread) {
+            d.warned_no_thread = true;
+            kernel_warn("kernel/irq/handle.c warn_no_thread",
+                        "IRQ %d device %s returned IRQ_WAKE_THREAD but no thread function available.", d.irq,
+                        d.name.c_str());
+        }
+    } else if (ret == irqreturn::none) {
+        ++d.unhandled;
+    }
+    if (d.oneshot_masked && !woke) {
+        d.oneshot_masked = false;
+        if (d.depth == 0) pc.k->arch().irq_chip_unmask(d.irq);
+    }
+}
 
 void dispatch(percpu& pc, irq_source src) {
     if (src.irq >= 0) {
         auto& descs = pc.k->irq_descs;
-        if (static_cast<std::size_t>(src.irq) < descs.size() && descs[static_cast<std::size_t>(src.irq)].handler) {
-            irq_desc& d = descs[static_cast<std::size_t>(src.irq)];
-            ++d.count_per_cpu[static_cast<std::size_t>(pc.cpu)];
-            sched_observer* obs = pc.k->observer;
-            if (obs) obs->on_irq_handler(pc.k->arch().now(), pc.cpu, src.irq, true);
-            d.handler(src.irq);
-            if (obs) obs->on_irq_handler(pc.k->arch().now(), pc.cpu, src.irq, false);
-        }
+        if (static_cast<std::size_t>(src.irq) < descs.size() && descs[static_cast<std::size_t>(src.irq)].requested())
+            handle_irq_event(pc, descs[static_cast<std::size_t>(src.irq)]);
         return;
     }
     switch (src.vector) {
@@ -47,15 +73,20 @@ void dispatch(percpu& pc, irq_source src) {
 
 }  // namespace
 
+bool on_irq_stack() { return this_cpu().hardirq_stack_inuse; }
+
 void handle_arch_irq(irq_source src) {
     assert(irqs_disabled());
     percpu& pc = this_cpu();
     const irqentry_state state = irqentry_enter();
-    const cpu_bucket saved = account_set(pc, cpu_bucket::irq);
-    irq_enter_rcu();
-    dispatch(pc, src);
-    irq_exit_rcu();
-    account_set(this_cpu(), saved);
+    {
+        irq_stack_guard stack(pc.hardirq_stack_inuse, state.from_user);
+        const cpu_bucket saved = account_set(pc, cpu_bucket::irq);
+        irq_enter_rcu();
+        dispatch(pc, src);
+        irq_exit_rcu();  // softirqs at exit run on the same stack
+        account_set(this_cpu(), saved);
+    }
     irqentry_exit(state);
 }
 

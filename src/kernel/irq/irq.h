@@ -1,27 +1,80 @@
-// Interrupt dispatch: what the machine calls when it delivers an interrupt
-// (x86's common_interrupt / sysvec entry, arch/x86/kernel/irq.c), and the
-// device interrupt lines (kernel/irq/manage.c's request_irq, reduced).
+// Device interrupt lines (kernel/irq/: irqdesc.c, manage.c, handle.c,
+// chip.c, reduced) and the generic entry the machine calls when it delivers
+// an interrupt (x86's common_interrupt / sysvec entry, arch/x86/kernel/irq.c).
+//
+// A line has one action: a primary handler that runs in hardirq context,
+// and optionally a thread function run by the line's irq thread
+// "irq/N-name" at SCHED_FIFO 50 when the primary returns IRQ_WAKE_THREAD.
+// The machine routes each line to one CPU of its affinity and keeps an
+// arrival on a masked line pending until the line is unmasked.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "arch/arch.h"
+#include "kernel/sched/task.h"
 
 namespace kp {
 
 class kernel;
 struct percpu;
 
-enum class irqreturn { none, handled, wake_thread };
+enum class irqreturn { none = 0, handled = 1, wake_thread = 2 };
+using irq_handler_t = std::function<irqreturn(int irq)>;
+
+// request_threaded_irq flags (include/linux/interrupt.h).
+inline constexpr unsigned IRQF_ONESHOT = 0x00002000;    // keep the line masked until the thread ran
+inline constexpr unsigned IRQF_NO_THREAD = 0x00010000;  // never force-threaded
+
+inline constexpr int NR_IRQS = 64;  // device lines 0..63
 
 struct irq_desc {
-    std::string name;
-    std::function<irqreturn(int irq)> handler;
+    int irq = 0;
+    std::string name;       // the action's name (/proc/interrupts)
+    irq_handler_t handler;  // primary, in hardirq context
+    irq_handler_t thread_fn;
+    unsigned flags = 0;
+    irq_handler_t forced_fn;  // force-threaded (threadirqs): the requested handler, run by the thread
+    task_struct* thread = nullptr;
+    std::atomic<bool> runthread{false};  // IRQTF_RUNTHREAD
+    std::atomic<bool> stop_thread{false};
+    std::atomic<int> threads_active{0};      // woken and not yet done (synchronize_irq waits for 0)
+    task_struct* sync_waiter = nullptr;      // the task in synchronize_irq
+    int depth = 0;           // disable_irq nesting; masked while > 0
+    bool oneshot_masked = false;
+    cpumask affinity;        // empty: every CPU
+    int effective_cpu = 0;   // where the machine delivers it (x86: one CPU of the mask)
     std::vector<std::uint64_t> count_per_cpu;  // /proc/interrupts
+    std::vector<nsec_t> time_per_cpu;          // hardirq time spent in the handler (nested NMIs included)
+    std::uint64_t thread_runs = 0;             // thread function calls
+    std::uint64_t unhandled = 0;               // IRQ_NONE returns
+    bool warned_no_thread = false;             // WARN_ONCE of IRQ_WAKE_THREAD without a thread
+    bool affinity_changed = false;             // IRQTF_AFFINITY: the thread moves at its next run
+
+    bool requested() const { return static_cast<bool>(handler); }
 };
+
+// Installs a line's action. handler may be empty for a threaded line (the
+// default primary then only wakes the thread; flags must have IRQF_ONESHOT).
+// Returns 0 or a negative errno (-EINVAL, -EBUSY), as Linux.
+int request_threaded_irq(kernel& k, int irq, irq_handler_t handler, irq_handler_t thread_fn, unsigned flags,
+                         std::string name);
+int request_irq(kernel& k, int irq, std::string name, irq_handler_t handler, unsigned flags = 0);
+void free_irq(kernel& k, int irq);
+
+// The line's CPU affinity; the machine delivers to its first online CPU.
+int irq_set_affinity(kernel& k, int irq, const cpumask& mask);
+// Mask the line (nesting); an arrival meanwhile is delivered at enable_irq.
+// disable_irq also waits for a running handler and thread to finish (it
+// must be called from task context then).
+void disable_irq_nosync(kernel& k, int irq);
+void disable_irq(kernel& k, int irq);
+void enable_irq(kernel& k, int irq);
+void synchronize_irq(kernel& k, int irq);
 
 // What the machine delivers: a system vector or a device line.
 struct irq_source {
@@ -29,13 +82,38 @@ struct irq_source {
     int irq = -1;  // >= 0: a device line (vector unused)
 };
 
-// Install a handler for a device line (irq numbers from 0).
-void request_irq(kernel& k, int irq, std::string name, std::function<irqreturn(int)> handler);
-void free_irq(kernel& k, int irq);
-
 // The generic entry for one interrupt on the calling CPU. The machine calls
 // it with local interrupts off (as the hardware leaves them), from the
 // context of the interrupted task.
 void handle_arch_irq(irq_source src);
+
+// The per-CPU hardirq stack (x86-64, arch/x86/include/asm/irq_stack.h): an
+// interrupt from kernel mode switches to it unless it is already in use; an
+// interrupt from user mode stays on the task's kernel stack, which is empty.
+// The softirqs served at irq exit run on whichever stack the handler used;
+// do_softirq() from local_bh_enable() switches to the irq stack (unless in
+// use). True while the calling CPU runs on its irq stack.
+bool on_irq_stack();
+
+// call_on_irqstack_cond's decision as a scope: switch to the irq stack
+// unless the interrupt came from user mode (the task's kernel stack is
+// empty then) or the irq stack is already in use (a nested interrupt).
+// Only the per-CPU flag is kept: the code really runs on the interrupted
+// task's host stack (docs/differences.md).
+class irq_stack_guard {
+public:
+    irq_stack_guard(bool& inuse, bool from_user) : inuse_(inuse), switched_(!from_user && !inuse) {
+        if (switched_) inuse_ = true;
+    }
+    ~irq_stack_guard() {
+        if (switched_) inuse_ = false;
+    }
+    irq_stack_guard(const irq_stack_guard&) = delete;
+    irq_stack_guard& operator=(const irq_stack_guard&) = delete;
+
+private:
+    bool& inuse_;
+    bool switched_;
+};
 
 }  // namespace kp

@@ -90,6 +90,16 @@ void handle_softirqs(bool /*ksirqd: RCU quiescent state, not modelled*/) {
     if (in_interrupt()) kernel_warn("kernel/softirq.c softirq_handle_end", "WARN_ON_ONCE(in_interrupt())");
 }
 
+// ksoftirqd_running (kernel_config::ksoftirqd_defer only): ksoftirqd is
+// runnable and will get to it; HI and TASKLET (SOFTIRQ_NOW_MASK) are
+// served at once all the same.
+bool ksoftirqd_running(percpu& pc, std::uint32_t pending) {
+    constexpr std::uint32_t SOFTIRQ_NOW_MASK = (1u << HI_SOFTIRQ) | (1u << TASKLET_SOFTIRQ);
+    if (!pc.k->config().ksoftirqd_defer || (pending & SOFTIRQ_NOW_MASK)) return false;
+    const task_struct* t = pc.softirq.ksoftirqd;
+    return t && t->state() == TASK_RUNNING;
+}
+
 // run_ksoftirqd: interrupts off around the processing, then a voluntary
 // preemption point between rounds of work.
 void run_ksoftirqd(int /*cpu*/) {
@@ -125,16 +135,21 @@ void raise_softirq(unsigned nr) {
 void do_softirq() {
     if (in_interrupt()) return;
     irq_guard irqs_off;
-    // do_softirq_own_stack: Linux switches to the irq stack here; we run on
-    // the task's stack (docs/differences.md).
-    if (local_softirq_pending()) handle_softirqs(false);
+    if (ksoftirqd_running(this_cpu(), local_softirq_pending())) return;
+    // do_softirq_own_stack: on the irq stack (never in use here, since
+    // do_softirq does nothing in interrupt context).
+    if (local_softirq_pending()) {
+        irq_stack_guard stack(this_cpu().hardirq_stack_inuse, false);
+        handle_softirqs(false);
+    }
 }
 
 // 6.12: served right here (x86-64 is already on the irq stack) unless
 // interrupts are force-threaded, which leaves them to ksoftirqd.
 void invoke_softirq() {
     percpu& pc = this_cpu();
-    if (!pc.k->force_irqthreads || !pc.softirq.ksoftirqd) handle_softirqs(false);
+    if (ksoftirqd_running(pc, pc.softirq.pending)) return;
+    if (!pc.k->force_irqthreads() || !pc.softirq.ksoftirqd) handle_softirqs(false);
     else wakeup_softirqd(pc);
 }
 

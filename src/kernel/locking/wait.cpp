@@ -6,6 +6,26 @@
 
 namespace kp {
 
+void wait_list::push_front(wait_queue_entry& e) {
+    e.prev = nullptr;
+    e.next = first;
+    (first ? first->prev : last) = &e;
+    first = &e;
+}
+
+void wait_list::push_back(wait_queue_entry& e) {
+    e.prev = last;
+    e.next = nullptr;
+    (last ? last->next : first) = &e;
+    last = &e;
+}
+
+void wait_list::remove(wait_queue_entry& e) {
+    (e.prev ? e.prev->next : first) = e.next;
+    (e.next ? e.next->prev : last) = e.prev;
+    e.prev = e.next = nullptr;
+}
+
 namespace {
 
 void queue_entry(wait_queue_head& wq, wait_queue_entry& e, unsigned state, bool exclusive) {
@@ -14,10 +34,10 @@ void queue_entry(wait_queue_head& wq, wait_queue_entry& e, unsigned state, bool 
     if (!e.queued) {
         if (exclusive) {
             e.flags |= WQ_FLAG_EXCLUSIVE;
-            wq.head.push_back(&e);  // exclusive waiters at the tail
+            wq.head.push_back(e);  // exclusive waiters at the tail
         } else {
             e.flags &= ~WQ_FLAG_EXCLUSIVE;
-            wq.head.push_front(&e);
+            wq.head.push_front(e);
         }
         e.queued = true;
     }
@@ -36,7 +56,7 @@ void finish_wait(wait_queue_head& wq, wait_queue_entry& e) {
     __set_current_state(TASK_RUNNING);
     spin_irqsave_guard g{wq.lock};
     if (e.queued) {
-        wq.head.remove(&e);
+        wq.head.remove(e);
         e.queued = false;
     }
 }
@@ -44,18 +64,18 @@ void finish_wait(wait_queue_head& wq, wait_queue_entry& e) {
 int __wake_up(wait_queue_head& wq, unsigned state, int nr_exclusive) {
     spin_irqsave_guard g{wq.lock};
     int woken = 0;
-    for (auto it = wq.head.begin(); it != wq.head.end();) {
-        wait_queue_entry* e = *it;
+    for (wait_queue_entry* e = wq.head.first; e;) {
+        // Entries leave only under wq.lock, held here, so next stays.
+        wait_queue_entry* const next = e->next;
         // autoremove_wake_function: dequeue the entry it wakes.
         const bool did = try_to_wake_up(*e->task, state, 0) != 0;
         if (did) {
-            it = wq.head.erase(it);
+            wq.head.remove(*e);
             e->queued = false;
             ++woken;
-        } else {
-            ++it;
         }
         if (did && (e->flags & WQ_FLAG_EXCLUSIVE) && --nr_exclusive == 0) break;
+        e = next;
     }
     return woken;
 }

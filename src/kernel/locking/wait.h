@@ -18,11 +18,26 @@ struct wait_queue_entry {
     task_struct* task = nullptr;
     unsigned flags = 0;
     bool queued = false;
+    // Links in the head's list (Linux's entry list_head), valid while queued.
+    wait_queue_entry* prev = nullptr;
+    wait_queue_entry* next = nullptr;
+};
+
+// The waiters, linked through the entries themselves as Linux's list_head
+// does: queueing allocates nothing. (No sentinel node, so a head may move
+// while empty.)
+struct wait_list {
+    wait_queue_entry* first = nullptr;
+    wait_queue_entry* last = nullptr;
+    bool empty() const { return first == nullptr; }
+    void push_front(wait_queue_entry& e);
+    void push_back(wait_queue_entry& e);
+    void remove(wait_queue_entry& e);
 };
 
 struct wait_queue_head {
     spinlock_t lock;
-    std::list<wait_queue_entry*> head;
+    wait_list head;
 };
 
 void prepare_to_wait(wait_queue_head& wq, wait_queue_entry& e, unsigned state);

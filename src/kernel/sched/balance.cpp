@@ -17,13 +17,14 @@ task_struct* detachable_task(rq& src, int dst_cpu) {
     auto movable = [&](task_struct* p) {
         return p != src.curr && p->cpus_mask.test(static_cast<std::size_t>(dst_cpu));
     };
-    for (std::size_t prio = 0; prio < MAX_RT_PRIO; ++prio)
-        if (src.rt.bitmap.test(prio))
-            for (task_struct* p : src.rt.queue[prio])
-                if (movable(p)) return p;
-    for (task_struct* p : src.cfs.queued)
-        if (movable(p)) return p;
-    return nullptr;
+    for (std::size_t prio = src.rt.bitmap._Find_first(); prio < MAX_RT_PRIO; prio = src.rt.bitmap._Find_next(prio))
+        for (task_struct* p : src.rt.queue[prio])
+            if (movable(p)) return p;
+    // The fair queue is in deadline order; take the earliest queued.
+    task_struct* first = nullptr;
+    for (task_struct* p = src.cfs.first; p; p = p->se.queue_next)
+        if (movable(p) && (!first || p->se.queue_seq < first->se.queue_seq)) first = p;
+    return first;
 }
 
 rq* find_busiest_rq(kernel& k, const rq& dst, unsigned min_imbalance) {

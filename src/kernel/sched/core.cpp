@@ -140,8 +140,8 @@ void __schedule(sched_mode mode, preempt_point point) {
         }
         next = pick_next_task(rq, *prev);
     }
-    prev->clear_tif(TIF_NEED_RESCHED);
-    prev->clear_tif(TIF_NEED_RESCHED_LAZY);
+    // clear_tsk_need_resched(): both bits in one atomic operation.
+    prev->thread_flags.fetch_and(~(1u << TIF_NEED_RESCHED | 1u << TIF_NEED_RESCHED_LAZY), std::memory_order_relaxed);
     pc.preempt_count.clear_need_resched();
 
     if (prev == next) {

@@ -1,6 +1,7 @@
 // CPU time accounting at every context transition, so that the buckets of a
 // CPU sum exactly to elapsed time (like VIRT_CPU_ACCOUNTING_GEN with
 // IRQ_TIME_ACCOUNTING; Linux's default samples at the tick instead).
+// Inline: every interrupt, syscall and switch crosses here two or more times.
 #pragma once
 
 #include "kernel/kernel.h"
@@ -9,15 +10,42 @@ namespace kp {
 
 // Charge the time since the last transition to the current bucket (and to
 // the current task's utime/stime).
-void account_flush(percpu& pc);
+inline void account_flush(percpu& pc) {
+    const nsec_t now = pc.k->arch().now();
+    const nsec_t delta = now - pc.acct.last;
+    if (delta <= 0) return;
+    pc.acct.last = now;
+    pc.acct.bucket[static_cast<int>(pc.acct.cur)] += delta;
+    task_struct* curr = pc.runqueue.curr;
+    if (pc.acct.cur == cpu_bucket::user) curr->utime += delta;
+    else if (pc.acct.cur == cpu_bucket::system) curr->stime += delta;
+    else if (pc.acct.cur == cpu_bucket::softirq && curr == pc.softirq.ksoftirqd) {
+        curr->stime += delta;  // ksoftirqd's softirq time is its own (irqtime_account_irq)
+        pc.acct.ksoftirqd += delta;
+    }
+}
+
 // Switch the CPU's bucket; returns the previous one (for irq nesting).
-cpu_bucket account_set(percpu& pc, cpu_bucket b);
+inline cpu_bucket account_set(percpu& pc, cpu_bucket b) {
+    account_flush(pc);
+    const cpu_bucket prev = pc.acct.cur;
+    pc.acct.cur = b;
+    return prev;
+}
+
 // The bucket a task's own work lands in.
 inline cpu_bucket task_bucket(const task_struct& p) {
     if (p.is_idle()) return cpu_bucket::idle;
     return p.in_kernel_mode ? cpu_bucket::system : cpu_bucket::user;
 }
+
 // Irq + softirq time of a CPU up to now (for rq->clock_task).
-nsec_t irq_time_now(percpu& pc, nsec_t now);
+inline nsec_t irq_time_now(percpu& pc, nsec_t now) {
+    nsec_t t = pc.acct.irq_total();
+    const bool irq_time = pc.acct.cur == cpu_bucket::irq ||
+                          (pc.acct.cur == cpu_bucket::softirq && pc.runqueue.curr != pc.softirq.ksoftirqd);
+    if (irq_time) t += now - pc.acct.last;
+    return t;
+}
 
 }  // namespace kp

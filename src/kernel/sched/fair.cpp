@@ -1,5 +1,10 @@
-// The fair class: EEVDF as in Linux 6.12 (kernel/sched/fair.c), on a plain
-// vector per runqueue (runqueues are short; Linux uses an augmented rbtree).
+// The fair class: EEVDF as in Linux 6.12 (kernel/sched/fair.c), on a list
+// per runqueue kept in the order of Linux's rbtree, by deadline. Runqueues
+// are short, and in deadline order the first eligible entity is usually
+// one of the first few: the pick walks from the front where Linux's
+// tree, augmented with min_vruntime, skips ineligible subtrees; an
+// insertion walks from the back, as a fresh deadline tends to be among the
+// later ones.
 //
 //   vruntime += delta * NICE_0_LOAD / weight
 //   V  = the load-weighted average vruntime of the runqueue (curr included)
@@ -57,32 +62,52 @@ nsec_t base_slice(const rq& rq) {
 
 cfs_rq& cfs_of(rq& rq) { return rq.cfs; }
 
-// The queue proper (every runnable fair task but curr), with its sums.
+// Link p into the queue after `prev` (at the front when null).
+void queue_link(cfs_rq& cfs, task_struct& p, task_struct* prev) {
+    task_struct* next = prev ? prev->se.queue_next : cfs.first;
+    p.se.queue_prev = prev;
+    p.se.queue_next = next;
+    (prev ? prev->se.queue_next : cfs.first) = &p;
+    (next ? next->se.queue_prev : cfs.last) = &p;
+}
+
+// The queue proper (every runnable fair task but curr), with its sums. A
+// queued entity's vruntime, deadline and weight do not change (only curr's
+// run; a change of nice or policy dequeues first).
 void queue_insert(cfs_rq& cfs, task_struct& p) {
-    if (cfs.queued.empty()) {
+    assert(!p.se.queued);
+    if (!cfs.first) {
         cfs.queued_min_vruntime = p.se.vruntime;
         cfs.queued_min_stale = false;
     } else if (!cfs.queued_min_stale) {
         cfs.queued_min_vruntime = std::min(cfs.queued_min_vruntime, p.se.vruntime);
     }
-    cfs.queued.push_back(&p);
+    p.se.queue_seq = cfs.next_seq++;
+    p.se.queued = true;
+    // After every entity with a deadline not later than p's.
+    task_struct* prev = cfs.last;
+    while (prev && prev->se.deadline > p.se.deadline) prev = prev->se.queue_prev;
+    queue_link(cfs, p, prev);
     cfs.queued_vw += static_cast<s128>(p.se.vruntime) * p.se.weight;
     cfs.queued_load += p.se.weight;
 }
 
-void queue_erase(cfs_rq& cfs, std::vector<task_struct*>::iterator it) {
-    const sched_entity& se = (*it)->se;
+void queue_erase(cfs_rq& cfs, task_struct& p) {
+    assert(p.se.queued);
+    const sched_entity& se = p.se;
+    (se.queue_prev ? se.queue_prev->se.queue_next : cfs.first) = se.queue_next;
+    (se.queue_next ? se.queue_next->se.queue_prev : cfs.last) = se.queue_prev;
+    p.se.queued = false;
     cfs.queued_vw -= static_cast<s128>(se.vruntime) * se.weight;
     cfs.queued_load -= se.weight;
     if (se.vruntime <= cfs.queued_min_vruntime) cfs.queued_min_stale = true;
-    cfs.queued.erase(it);
 }
 
 // Smallest vruntime in the queue (which must not be empty).
 std::int64_t queued_min_vruntime(cfs_rq& cfs) {
     if (cfs.queued_min_stale) {
-        std::int64_t v = cfs.queued.front()->se.vruntime;
-        for (const task_struct* p : cfs.queued) v = std::min(v, p->se.vruntime);
+        std::int64_t v = cfs.first->se.vruntime;
+        for (const task_struct* p = cfs.first; p; p = p->se.queue_next) v = std::min(v, p->se.vruntime);
         cfs.queued_min_vruntime = v;
         cfs.queued_min_stale = false;
     }
@@ -121,6 +146,30 @@ bool entity_eligible(const cfs_rq& cfs, const vruntime_sum& s, const task_struct
 
 bool entity_eligible(const cfs_rq& cfs, const task_struct& p) { return entity_eligible(cfs, sum_vruntime(cfs), p); }
 
+// The same test for many entities at once: (v - min_vruntime) * load <= sum
+// holds exactly when v - min_vruntime <= floor(sum / load), so one division
+// replaces a 128-bit product per entity.
+struct eligible_limit {
+    s128 max_offset;  // the largest eligible v - min_vruntime
+    std::int64_t min_vruntime;
+    bool operator()(std::int64_t vruntime) const { return static_cast<s128>(vruntime - min_vruntime) <= max_offset; }
+};
+
+eligible_limit make_eligible_limit(const cfs_rq& cfs, const vruntime_sum& s) {
+    // No load: every offset or none (past the int64 range either way).
+    if (s.load == 0) return {s.sum >= 0 ? s128{INT64_MAX} : s128{INT64_MIN} - 1, cfs.min_vruntime};
+    // Division truncates towards zero: floor it. 64-bit when the sum fits
+    // (the usual case), as __divti3 is slow.
+    const auto load = static_cast<std::int64_t>(s.load);
+    if (s.sum >= INT64_MIN && s.sum <= INT64_MAX) {
+        const auto sum = static_cast<std::int64_t>(s.sum);
+        const std::int64_t q = sum / load;
+        return {q * load > sum ? q - 1 : q, cfs.min_vruntime};
+    }
+    const s128 q = s.sum / load;
+    return {q * load > s.sum ? q - 1 : q, cfs.min_vruntime};
+}
+
 void update_min_vruntime(cfs_rq& cfs) {
     std::int64_t v = cfs.min_vruntime;
     bool have = false;
@@ -128,7 +177,7 @@ void update_min_vruntime(cfs_rq& cfs) {
         v = cfs.curr->se.vruntime;
         have = true;
     }
-    if (!cfs.queued.empty()) {
+    if (cfs.first) {
         const std::int64_t q = queued_min_vruntime(cfs);
         v = have ? std::min(v, q) : q;
         have = true;
@@ -165,18 +214,23 @@ void update_curr_fair(rq& rq) {
 task_struct* pick_eevdf(cfs_rq& cfs) {
     task_struct* curr = cfs.curr;
     if (curr && !curr->se.on_rq) curr = nullptr;
-    if (cfs.nr_running == 1) return curr ? curr : (cfs.queued.empty() ? nullptr : cfs.queued.front());
+    if (cfs.nr_running == 1) return curr ? curr : cfs.first;
     const vruntime_sum sums = sum_vruntime(cfs);  // nothing below moves a vruntime
     if (curr && !entity_eligible(cfs, sums, *curr)) curr = nullptr;
     if (curr && protect_slice(*curr)) return curr;  // RUN_TO_PARITY
-    task_struct* best = nullptr;
-    for (task_struct* p : cfs.queued)
-        if ((!best || p->se.deadline < best->se.deadline) && entity_eligible(cfs, sums, *p)) best = p;
+    // The queue is in deadline order: the first eligible entity has the
+    // earliest eligible deadline (the earliest queued among equals).
+    const eligible_limit eligible = make_eligible_limit(cfs, sums);
+    task_struct* best = cfs.first;
+    while (best && !eligible(best->se.vruntime)) best = best->se.queue_next;
     if (!best || (curr && curr->se.deadline < best->se.deadline)) best = curr;
     if (!best) {
-        // Rounding left nothing eligible: take the smallest vruntime.
-        for (task_struct* p : cfs.queued)
-            if (!best || p->se.vruntime < best->se.vruntime) best = p;
+        // Rounding left nothing eligible: take the smallest vruntime (the
+        // earliest queued among equals).
+        for (task_struct* p = cfs.first; p; p = p->se.queue_next)
+            if (!best || p->se.vruntime < best->se.vruntime ||
+                (p->se.vruntime == best->se.vruntime && p->se.queue_seq < best->se.queue_seq))
+                best = p;
     }
     return best;
 }
@@ -224,11 +278,7 @@ struct fair_class final : sched_class {
         cfs_rq& cfs = cfs_of(rq);
         update_curr_fair(rq);
         update_entity_lag(cfs, p, rq.k->tick_nsec());
-        if (cfs.curr != &p) {
-            auto it = std::find(cfs.queued.begin(), cfs.queued.end(), &p);
-            assert(it != cfs.queued.end());
-            queue_erase(cfs, it);
-        }
+        if (cfs.curr != &p) queue_erase(cfs, p);
         p.se.on_rq = false;
         --cfs.nr_running;
         cfs.load_weight -= p.se.weight;
@@ -278,8 +328,7 @@ struct fair_class final : sched_class {
 
     void set_next_task(rq& rq, task_struct& p, bool /*first*/) const override {
         cfs_rq& cfs = cfs_of(rq);
-        auto it = std::find(cfs.queued.begin(), cfs.queued.end(), &p);
-        if (it != cfs.queued.end()) queue_erase(cfs, it);
+        if (p.se.queued) queue_erase(cfs, p);
         cfs.curr = &p;
         p.se.exec_start = rq.clock_task;
         p.se.prev_sum_exec_runtime = p.se.sum_exec_runtime;

@@ -61,7 +61,12 @@ extern const sched_class& idle_sched_class;
 __extension__ typedef __int128 s128;
 
 struct cfs_rq {
-    std::vector<task_struct*> queued;  // runnable fair tasks except curr
+    // Runnable fair tasks except curr, linked through sched_entity in
+    // Linux's rbtree order: by deadline, a later insertion after earlier
+    // equals (runqueues are short, so a list; see fair.cpp).
+    task_struct* first = nullptr;
+    task_struct* last = nullptr;
+    std::uint64_t next_seq = 0;  // numbers insertions (sched_entity::queue_seq)
     task_struct* curr = nullptr;       // the running fair task, if any
     unsigned nr_running = 0;           // including curr
     std::uint64_t load_weight = 0;     // including curr

@@ -18,6 +18,7 @@
 namespace kp {
 
 struct sched_class;
+struct task_struct;
 struct preempt_notifier;
 class kernel;
 
@@ -74,6 +75,12 @@ struct sched_entity {
     nsec_t exec_start = 0;
     nsec_t sum_exec_runtime = 0;
     nsec_t prev_sum_exec_runtime = 0;
+    // The fair queue's links (cfs_rq::first), valid while `queued`, and the
+    // insertion number that orders equal deadlines.
+    task_struct* queue_prev = nullptr;
+    task_struct* queue_next = nullptr;
+    std::uint64_t queue_seq = 0;
+    bool queued = false;
     bool on_rq = false;
 };
 

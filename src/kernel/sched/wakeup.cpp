@@ -13,20 +13,29 @@ namespace kp {
 
 namespace {
 
-// Lowest-priority CPU for an RT task (cpupri's idea, by a scan).
+// A CPU in [lo, hi) whose curr has lower priority (a higher number) than
+// best_prio: the first of the lowest found, which becomes the new best.
+// Priority first: after the first CPU running a fair task, nearly every
+// other one fails that test, which is cheaper than the mask's.
+void lowest_in(kernel& k, const task_struct& p, int lo, int hi, int& best, int& best_prio) {
+    for (int cpu = lo; cpu < hi; ++cpu) {
+        const percpu& pc = k.cpu(cpu);
+        const int prio = pc.runqueue.curr->prio;
+        if (prio <= best_prio || !p.cpus_mask.test(static_cast<std::size_t>(cpu)) || !pc.online) continue;
+        best = cpu;
+        best_prio = prio;
+    }
+}
+
+// Lowest-priority CPU for an RT task (cpupri's idea, by a scan from
+// prev_cpu round to prev_cpu - 1).
 int find_lowest_rq(kernel& k, const task_struct& p, int prev_cpu) {
     int best = -1;
     int best_prio = p.prio;  // must be lower priority (higher number) than p
     const int n = k.nr_cpus();
-    // From prev_cpu round to prev_cpu - 1 (a wrap, not a division per CPU).
-    for (int i = 0, cpu = prev_cpu % n; i < n; ++i, cpu = cpu + 1 == n ? 0 : cpu + 1) {
-        if (!p.cpus_mask.test(static_cast<std::size_t>(cpu)) || !k.cpu(cpu).online) continue;
-        const int prio = cpu_rq(k, cpu).curr->prio;
-        if (prio > best_prio) {
-            best = cpu;
-            best_prio = prio;
-        }
-    }
+    const int from = prev_cpu % n;
+    lowest_in(k, p, from, n, best, best_prio);
+    lowest_in(k, p, 0, from, best, best_prio);
     return best;
 }
 
