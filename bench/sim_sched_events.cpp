@@ -2,7 +2,12 @@
 // processes per second of host time, on a busy mixed workload.
 //
 //   kpreempt-bench-sched [--cpus N] [--tasks N] [--seconds S] [--model none|voluntary|full]
-//                        [--hz HZ] [--repeat R]
+//                        [--hz HZ] [--repeat R] [--trace all|off]
+//
+// --trace all records every trace event into per-CPU rings of 64 Ki entries
+// (overwriting): the cost of tracing on. Tracing compiled in but off is the
+// default; build with -DKP_TRACEPOINTS=OFF for the same run with the
+// tracepoints compiled out (docs/tracing.md has both figures).
 //
 // Defaults: 64 CPUs, 1000 tasks, 1 s of virtual time, model full, HZ 1000.
 // The workload (deterministic: every random choice comes from a per-task
@@ -44,12 +49,13 @@ struct options {
     int hz = 1000;
     int repeat = 1;
     kp::preempt_mode model = kp::preempt_mode::full;
+    bool trace = false;
 };
 
 [[noreturn]] void usage(const char* argv0) {
     std::fprintf(stderr,
                  "usage: %s [--cpus N] [--tasks N] [--seconds S] [--model none|voluntary|full] [--hz HZ] "
-                 "[--repeat R]\n",
+                 "[--repeat R] [--trace all|off]\n",
                  argv0);
     std::exit(2);
 }
@@ -65,6 +71,8 @@ options parse(int argc, char** argv) {
         else if (a == "--seconds") o.seconds = std::atof(v);
         else if (a == "--hz") o.hz = std::atoi(v);
         else if (a == "--repeat") o.repeat = std::atoi(v);
+        else if (a == "--trace" && (std::strcmp(v, "all") == 0 || std::strcmp(v, "off") == 0))
+            o.trace = std::strcmp(v, "all") == 0;
         else if (a == "--model") {
             const auto m = kp::parse_preempt_mode(v);
             if (!m) usage(argv[0]);
@@ -323,6 +331,7 @@ result run_once(const options& o) {
     kp::sim m({.nr_cpus = o.cpus, .hz = o.hz, .model = o.model, .stack_size = 64 * 1024});
     counter c;
     m.set_observer(&c);
+    if (o.trace) m.kern().trace.enable(m.kern(), kp::TRACE_ALL_EVENTS, 1u << 16);
     world w;
     spawn_all(m, w, o);
     m.request_irq(1, "benchdev", [&m, &w] { device_handler(m, w); });

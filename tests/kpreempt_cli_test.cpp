@@ -10,34 +10,16 @@
 #include <map>
 #include <sstream>
 
+#include "cli_util.h"
 #include "workload/json.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct result {
-    int status;
-    std::string out;  // stdout and stderr
-};
-
-result kpreempt(const std::string& args) {
-    const std::string cmd = std::string(KP_CLI_PATH) + " " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    std::size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    const int st = pclose(p);
-    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using result = kp_test::cli_result;
+using kp_test::slurp;
+result kpreempt(const std::string& args) { return kp_test::run_kpreempt(args); }
 
 fs::path write_temp(const std::string& name, const std::string& text) {
     const fs::path p = fs::path(testing::TempDir()) / name;

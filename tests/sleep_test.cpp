@@ -331,5 +331,27 @@ TEST(UsleepRange, SurvivesASpuriousWakeup) {
     EXPECT_EQ(r.woke_at, usecs(2100));
 }
 
+// clock_nanosleep(TIMER_ABSTIME): the wakeup is at the absolute time asked,
+// whenever the call is made; a time already past still sleeps through the
+// timer interrupt and returns at the same instant.
+TEST(HrtimerNanosleep, AbsoluteWakesAtTheTimeAskedRelativeAfterIt) {
+    const sleep_result abs = run_sleeper(1000, usecs(500), [] {
+        hrtimer_nanosleep(usecs(1234), hrtimer_mode::abs);
+        return 0L;
+    });
+    EXPECT_EQ(abs.woke_at, usecs(1234));
+    EXPECT_EQ(abs.state_after, TASK_RUNNING);
+    const sleep_result past = run_sleeper(1000, usecs(500), [] {
+        hrtimer_nanosleep(usecs(100), hrtimer_mode::abs);
+        return 0L;
+    });
+    EXPECT_EQ(past.woke_at, usecs(500));
+    const sleep_result rel = run_sleeper(1000, usecs(500), [] {
+        hrtimer_nanosleep(usecs(1234), hrtimer_mode::rel);
+        return 0L;
+    });
+    EXPECT_EQ(rel.woke_at, usecs(1734));
+}
+
 }  // namespace
 }  // namespace kp

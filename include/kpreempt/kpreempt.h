@@ -47,6 +47,8 @@ struct task_spec {
     bool kthread = false;      // a kernel thread: always in kernel mode, no mm
     bool start_stopped = false;  // created blocked; runs when woken (wake_up_process)
     int cpu = 0;               // where it is first placed (if allowed)
+    // A load beside what is measured: run() does not wait for it to exit.
+    bool background = false;
 };
 
 // A simulated machine with its kernel.

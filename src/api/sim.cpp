@@ -17,6 +17,7 @@ task_struct& sim::spawn(const task_spec& spec, std::function<void()> body) {
     params.rt_priority = spec.priority;
     params.kthread = spec.kthread;
     params.cpu = spec.cpu;
+    params.counts_as_live = !spec.background;
     for (int c : spec.cpus) params.affinity.set(static_cast<std::size_t>(c));
     task_struct& p = kernel_clone(kern(), params, std::move(body));
     if (spec.start_stopped) leave_stopped(p);

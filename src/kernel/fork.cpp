@@ -8,6 +8,7 @@
 #include "kernel/preempt/preempt.h"
 #include "kernel/sched/core.h"
 #include "kernel/sched/cputime.h"
+#include "kernel/trace/callpath.h"
 
 namespace kp {
 
@@ -22,7 +23,10 @@ void task_entry(void* arg) {
     auto& self = *static_cast<task_struct*>(arg);
     schedule_tail(this_rq().switch_prev);
     account_set(this_cpu(), task_bucket(self));
-    if (!self.is_kthread()) syscall_exit_to_user_mode();
+    if (!self.is_kthread()) {
+        shadow_frame frame{"ret_from_fork"};
+        syscall_exit_to_user_mode();
+    }
     try {
         self.body();
     } catch (const std::exception& e) {
@@ -97,7 +101,7 @@ task_struct& fork_idle(kernel& k, int cpu) {
     p.flags |= PF_IDLE | PF_KTHREAD;
     p.in_kernel_mode = true;
     p.policy = sched_policy::idle;
-    p.prio = p.static_prio = p.normal_prio = MAX_PRIO;
+    p.prio = p.static_prio = p.normal_prio = DEFAULT_PRIO;  // 120, as init_task's (traces print it)
     p.sched_class = &idle_sched_class;
     p.cpu = cpu;
     p.cpus_mask.set(static_cast<std::size_t>(cpu));
@@ -112,6 +116,7 @@ task_struct& fork_idle(kernel& k, int cpu) {
 }
 
 void do_exit() {
+    shadow_frame frame{"do_exit"};
     task_struct& t = current();
     if (!t.in_kernel_mode) syscall_enter_from_user_mode();  // exit() is a syscall
     t.flags |= PF_EXITING;

@@ -18,6 +18,7 @@
 #include "kernel/preempt/model.h"
 #include "kernel/preempt/preempt_count.h"
 #include "kernel/sched/sched.h"
+#include "kernel/trace/trace.h"
 #include "kernel/time/hrtimer.h"
 #include "kernel/workqueue/worker_pool.h"
 #include "kpreempt/config.h"
@@ -43,6 +44,7 @@ struct cpu_accounting {
 };
 
 struct timer_list;
+class callpath_counter;
 
 // One CPU's state: Linux's per-CPU variables gathered in one place.
 struct percpu {
@@ -57,6 +59,8 @@ struct percpu {
     softirq_cpu softirq;
     tasklet_cpu tasklets;  // tasklet_vec, tasklet_hi_vec (irq/tasklet.h)
     worker_pool cpu_worker_pool;  // kworker/N:0 and its worklist (workqueue/workqueue.h)
+    std::uint64_t trace_mask = 0;  // trace events live on this CPU (trace_array::publish)
+    callpath_counter* callpath = nullptr;  // counting call paths (trace/callpath.h)
     bool hardirq_stack_inuse = false;  // on the irq stack (x86 pcpu_hot.hardirq_stack_inuse)
     std::uint64_t nmi_count = 0;  // /proc/interrupts "NMI"
     nsec_t nmi_time = 0;          // time in NMI handlers (Linux charges it to what they interrupted)
@@ -106,6 +110,7 @@ public:
     std::vector<irq_desc> irq_descs = std::vector<irq_desc>(NR_IRQS);  // never resized: threads hold pointers
     std::array<softirq_action, NR_SOFTIRQS> softirq_vec;  // open_softirq
     std::vector<nmi_action> nmi_handlers;  // register_nmi_handler
+    trace_array trace;
     // force_irqthreads(): the threadirqs boot option (kernel_config).
     bool force_irqthreads() const { return cfg_.threadirqs; }
 

@@ -125,6 +125,20 @@ std::string json_ints(const std::vector<T>& v) {
     return out + "]";
 }
 
+// The rows of "interrupts" or "softirqs" and the closing bracket: an id,
+// the name, and count and time per CPU.
+template <class Row, class Id>
+std::string json_counter_rows(const char* id_key, const std::vector<Row>& rows, Id id) {
+    std::string out;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const Row& row = rows[i];
+        out += i ? ",\n    " : "\n    ";
+        out += fmt("{\"%s\": %d, \"name\": ", id_key, id(row)) + json_string(row.name);
+        out += ", \"count_per_cpu\": " + json_ints(row.count) + ", \"time_ns_per_cpu\": " + json_ints(row.time) + "}";
+    }
+    return out + (rows.empty() ? "]" : "\n  ]");
+}
+
 }  // namespace
 
 std::string format_summary(const run_result& r) {
@@ -196,20 +210,10 @@ std::string format_json(const run_result& r) {
                    static_cast<u64>(u.softirq_need_resched));
     }
     out += "\n  ],\n  \"interrupts\": [";
-    for (std::size_t i = 0; i < r.interrupts.size(); ++i) {
-        const irq_line_result& l = r.interrupts[i];
-        out += i ? ",\n    " : "\n    ";
-        out += fmt("{\"irq\": %d, \"name\": ", l.irq) + json_string(l.name);
-        out += ", \"count_per_cpu\": " + json_ints(l.count) + ", \"time_ns_per_cpu\": " + json_ints(l.time) + "}";
-    }
-    out += r.interrupts.empty() ? "],\n  \"softirqs\": [" : "\n  ],\n  \"softirqs\": [";
-    for (std::size_t i = 0; i < r.softirqs.size(); ++i) {
-        const softirq_result& v = r.softirqs[i];
-        out += i ? ",\n    " : "\n    ";
-        out += fmt("{\"vector\": %d, \"name\": ", v.vector) + json_string(v.name);
-        out += ", \"count_per_cpu\": " + json_ints(v.count) + ", \"time_ns_per_cpu\": " + json_ints(v.time) + "}";
-    }
-    out += r.softirqs.empty() ? "],\n  \"warnings\": [" : "\n  ],\n  \"warnings\": [";
+    out += json_counter_rows("irq", r.interrupts, [](const irq_line_result& l) { return l.irq; });
+    out += ",\n  \"softirqs\": [";
+    out += json_counter_rows("vector", r.softirqs, [](const softirq_result& v) { return v.vector; });
+    out += ",\n  \"warnings\": [";
     for (std::size_t i = 0; i < r.warnings.size(); ++i) out += (i ? ", " : "") + json_string(r.warnings[i]);
     out += "],\n  \"kernel_log\": [";
     for (std::size_t i = 0; i < r.kernel_log.size(); ++i) out += (i ? ", " : "") + json_string(r.kernel_log[i]);

@@ -4,10 +4,14 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 
 #include "kernel/debug/debug.h"
+#include "kernel/trace/callpath.h"
+#include "kernel/trace/latency_tracer.h"
 #include "kpreempt/kpreempt.h"
+#include "tracing/ftrace_text.h"
 #include "workload/devices.h"
 #include "workload/stats.h"
 #include "workload/sync_objects.h"
@@ -229,6 +233,8 @@ private:
     nsec_t start_ = 0;
 };
 
+}  // namespace
+
 // Without a CPU count from the file or the command line, the machine is
 // just big enough for every CPU the workload names.
 int cpus_named(const workload& w) {
@@ -247,6 +253,8 @@ int cpus_named(const workload& w) {
     return n;
 }
 
+namespace {
+
 kernel_config make_config(const workload& w, const run_options& opt) {
     kernel_config cfg;
     cfg.nr_cpus = opt.cpus.value_or(w.global.cpus.value_or(cpus_named(w)));
@@ -264,6 +272,26 @@ void count_barriers(const std::vector<event>& evs, int instances, std::map<std::
         if (e.type == ev::barrier) users[e.ref] += instances;
         count_barriers(e.body, instances, users);
     }
+}
+
+// The trace is printed here: its names (comms, irq names) live in the
+// kernel, which ends with the machine.
+void print_trace(kernel& k, const run_options& opt, run_result& out) {
+    const trace_totals totals = trace_buffer_totals(k);
+    out.trace_written = totals.written;
+    out.trace_overwritten = totals.overwritten();
+    out.trace = opt.trace_format ? opt.trace_format(k) : format_ftrace_text(k);
+}
+
+// Before any task exists, like the trace. Detached (by its destructor at
+// the latest) while the machine still exists.
+std::unique_ptr<latency_tracer> attach_latency_tracer(kernel& k, const run_options& opt) {
+    if (opt.latency_tracer.empty()) return nullptr;
+    std::unique_ptr<latency_tracer> t = make_latency_tracer(opt.latency_tracer);
+    if (!t) throw workload_error("unknown latency tracer '" + opt.latency_tracer + "'");
+    t->set_tracing_thresh(opt.tracing_thresh);
+    t->attach(k);
+    return t;
 }
 
 task_spec spec_for(const workload& w, const task_def& def, const std::string& comm, int nr_cpus) {
@@ -310,11 +338,17 @@ run_result run_workload(const workload& w, const run_options& opt) {
     sim m(cfg);
     stats_collector stats;  // before any task exists: task creation is a wakeup too
     m.set_observer(&stats);
+    // Before any task exists, so that their creation is in the trace too.
+    if (opt.trace_events) m.kern().trace.enable(m.kern(), opt.trace_events, opt.trace_buffer);
+    const std::unique_ptr<latency_tracer> tracer = attach_latency_tracer(m.kern(), opt);
+    std::optional<callpath_counter> callpaths;
+    if (!opt.callpaths.empty()) callpaths.emplace(opt.callpaths).attach(m.kern());
     resources res;
     std::map<std::string, int> barrier_users;
     for (const task_def& def : w.tasks)
         for (const phase& ph : def.phases) count_barriers(ph.events, def.instance, barrier_users);
 
+    if (opt.measure) opt.measure(m);
     std::vector<std::unique_ptr<task_program>> programs;
     std::vector<std::unique_ptr<hrtimer>> starters;
     std::vector<task_struct*> created;
@@ -325,6 +359,7 @@ run_result run_workload(const workload& w, const run_options& opt) {
             const bool suspended = prog->starts_suspended() && def.delay == 0;
             task_spec spec = spec_for(w, def, comm, cfg.nr_cpus);
             spec.start_stopped = suspended || def.delay > 0;
+            spec.background = static_cast<bool>(opt.measure);
             task_struct& t = m.spawn(spec, [p = prog.get()] { (*p)(); });
             if (suspended) res.cond_named(prog->suspend_name(def.phases.front().events.front())).add_not_started(t);
             if (!suspended && def.delay > 0) {
@@ -351,6 +386,13 @@ run_result run_workload(const workload& w, const run_options& opt) {
     stats.finish(m.now());
     out.duration = m.now();
     collect_results(m.kern(), created, stats, out);
+    if (opt.trace_events) print_trace(m.kern(), opt, out);
+    if (callpaths) out.callpaths = callpaths->format();
+    if (tracer) {
+        out.latency_report = tracer->report(m.kern());
+        out.tracing_max_latency = tracer->tracing_max_latency();
+        tracer->detach();
+    }
     return out;
 }
 

@@ -4,11 +4,17 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "workload/workload.h"
+
+namespace kp {
+class sim;
+class kernel;
+}
 
 namespace kp::workload {
 
@@ -21,6 +27,24 @@ struct run_options {
     std::optional<nsec_t> duration;
     std::optional<bool> threadirqs;
     std::optional<bool> ksoftirqd_defer;
+    // Tasks a command puts beside the workload's (kpreempt latency's
+    // measuring threads), created first. With them the workload is a
+    // background load: the run ends when these have exited (or at the
+    // duration), whether or not the workload's own tasks have.
+    std::function<void(sim&)> measure;
+    // Tracing (docs/tracing.md): the events to record (a trace_bit() mask;
+    // 0: none), the ring of each CPU in entries, and how to print the
+    // buffers when the run ends (default: ftrace text).
+    std::uint64_t trace_events = 0;
+    std::size_t trace_buffer = std::size_t{1} << 18;
+    std::function<std::string(kernel&)> trace_format;
+    // A latency tracer watching the run (docs/tracing.md: irqsoff,
+    // preemptoff, preemptirqsoff, wakeup, wakeup_rt; empty: none), and its
+    // tracing_thresh (0: keep only the longest window).
+    std::string latency_tracer;
+    // Count the call paths into these functions (callpath_functions()).
+    std::vector<std::string> callpaths;
+    nsec_t tracing_thresh = 0;
 };
 
 struct latency_stats {
@@ -91,9 +115,21 @@ struct run_result {
     std::vector<timeline_slice> timeline;
     std::vector<std::string> warnings;
     std::vector<std::string> kernel_log;  // dmesg lines
+    // The printed trace buffers (run_options::trace_events), and how many
+    // entries were recorded and how many of them the rings overwrote.
+    std::string trace;
+    std::uint64_t trace_written = 0, trace_overwritten = 0;
+    // The latency tracer's report in the kernel's latency format
+    // (run_options::latency_tracer), and its tracing_max_latency.
+    std::string latency_report;
+    nsec_t tracing_max_latency = 0;
+    // The call-path counts in bpftrace's printed form (run_options::callpaths).
+    std::string callpaths;
 };
 
 // Throws workload_error for problems found while setting up.
 run_result run_workload(const workload& w, const run_options& opt);
+// The CPU count a machine needs for every CPU the workload names (at least 1).
+int cpus_named(const workload& w);
 
 }  // namespace kp::workload

@@ -1,4 +1,5 @@
 #include "kernel/entry/entry.h"
+#include "kernel/trace/callpath.h"
 
 #include <cassert>
 
@@ -15,6 +16,7 @@ namespace {
 // exit_to_user_mode_loop: the return-to-user preemption point, live in
 // every model (both NEED_RESCHED bits count here). Called irqs off.
 void exit_to_user_mode_prepare() {
+    shadow_frame frame{"exit_to_user_mode_prepare"};
     for (;;) {
         task_struct& t = current();
         const bool resched = t.test_tif(TIF_NEED_RESCHED) || t.test_tif(TIF_NEED_RESCHED_LAZY);
@@ -42,6 +44,7 @@ void exit_to_user_mode(task_struct& t) {
 void syscall_enter_from_user_mode() { enter_kernel_mode(current()); }
 
 void syscall_exit_to_user_mode() {
+    shadow_frame frame{"syscall_exit_to_user_mode"};
     local_irq_disable();
     exit_to_user_mode_prepare();
     exit_to_user_mode(current());
@@ -69,6 +72,7 @@ irqentry_state irqentry_enter() {
 // The preemption decision of an interrupt return (irqentry_exit). Called
 // with irqs off; the interrupted context had them on (else no delivery).
 void irqentry_exit(irqentry_state state) {
+    shadow_frame frame{"irqentry_exit"};
     assert(irqs_disabled());
     if (state.from_user) {
         exit_to_user_mode_prepare();
@@ -82,14 +86,15 @@ void irqentry_exit(irqentry_state state) {
 
 void irq_enter_rcu() {
     percpu& pc = this_cpu();
-    preempt_count_add(HARDIRQ_OFFSET);
+    preempt_word_here().add(HARDIRQ_OFFSET);  // __irq_enter_raw: untraced
     if (pc.k->config().costs.irq_entry > 0) pc.k->arch().burn(pc.k->config().costs.irq_entry);
 }
 
 void irq_exit_rcu() {
+    shadow_frame frame{"irq_exit_rcu"};
     percpu& pc = this_cpu();
     if (pc.k->config().costs.irq_exit > 0) pc.k->arch().burn(pc.k->config().costs.irq_exit);
-    preempt_count_sub(HARDIRQ_OFFSET);
+    preempt_word_here().sub(HARDIRQ_OFFSET);  // untraced, as Linux's __preempt_count_sub
     // Only the outermost interrupt, outside softirq processing and bh-disabled
     // sections, serves softirqs: the others leave them to the exit of that
     // context. On the stack the handler used, with irqs off, and

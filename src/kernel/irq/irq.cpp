@@ -8,6 +8,8 @@
 #include "kernel/preempt/preempt.h"
 #include "kernel/sched/core.h"
 #include "kernel/sched/cputime.h"
+#include "kernel/trace/callpath.h"
+#include "kernel/trace/tracepoint.h"
 
 namespace kp {
 
@@ -28,7 +30,9 @@ void handle_irq_event(percpu& pc, irq_desc& d) {
     sched_observer* obs = pc.k->observer;
     const nsec_t start = pc.k->arch().now();
     if (obs) obs->on_irq_handler(start, pc.cpu, d.irq, true);
+    trace_point(trace_event::irq_handler_entry, d.irq);
     const irqreturn ret = d.handler(d.irq);
+    trace_point(trace_event::irq_handler_exit, d.irq, static_cast<int>(ret));
     if (!irqs_disabled()) {
         kernel_warn("kernel/irq/handle.c __handle_irq_event_percpu", "irq %d handler enabled interrupts", d.irq);
         local_irq_disable();
@@ -71,6 +75,19 @@ void dispatch(percpu& pc, irq_source src) {
     }
 }
 
+// The x86 entry point that handles this interrupt (the frame a kernel
+// stack trace shows).
+const char* entry_name(irq_source src) {
+    if (src.irq >= 0) return "common_interrupt";
+    switch (src.vector) {
+    case irq_vector::local_timer: return "sysvec_apic_timer_interrupt";
+    case irq_vector::reschedule: return "sysvec_reschedule_ipi";
+    case irq_vector::call_function: return "sysvec_call_function";
+    case irq_vector::call_function_single: return "sysvec_call_function_single";
+    }
+    return "common_interrupt";
+}
+
 }  // namespace
 
 bool on_irq_stack() { return this_cpu().hardirq_stack_inuse; }
@@ -78,7 +95,10 @@ bool on_irq_stack() { return this_cpu().hardirq_stack_inuse; }
 void handle_arch_irq(irq_source src) {
     assert(irqs_disabled());
     percpu& pc = this_cpu();
+    // The hardware masked interrupts; irqentry_enter tells the tracer.
+    trace_point(trace_event::irq_disable, reinterpret_cast<std::intptr_t>(&handle_arch_irq), 0);
     const irqentry_state state = irqentry_enter();
+    shadow_frame frame{entry_name(src)};
     {
         irq_stack_guard stack(pc.hardirq_stack_inuse, state.from_user);
         const cpu_bucket saved = account_set(pc, cpu_bucket::irq);
@@ -88,6 +108,7 @@ void handle_arch_irq(irq_source src) {
         account_set(this_cpu(), saved);
     }
     irqentry_exit(state);
+    trace_point(trace_event::irq_enable, reinterpret_cast<std::intptr_t>(&handle_arch_irq), 0);
 }
 
 }  // namespace kp

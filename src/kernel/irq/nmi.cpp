@@ -20,12 +20,12 @@ void nmi_enter() {
     // The NMI field is 4 bits; the hardware never nests NMIs, so a full
     // field is a bug of the caller (Linux: BUG_ON in __nmi_enter).
     assert(nmi_count(preempt_count()) != NMI_MASK);
-    preempt_count_add(NMI_OFFSET + HARDIRQ_OFFSET);
+    preempt_word_here().add(NMI_OFFSET + HARDIRQ_OFFSET);  // __nmi_enter: untraced
 }
 
 void nmi_exit() {
     assert(in_nmi());
-    preempt_count_sub(NMI_OFFSET + HARDIRQ_OFFSET);
+    preempt_word_here().sub(NMI_OFFSET + HARDIRQ_OFFSET);
 }
 
 // Nothing is accounted to an "nmi" bucket: Linux's irqtime accounting hooks

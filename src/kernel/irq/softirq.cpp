@@ -1,4 +1,5 @@
 #include "kernel/irq/softirq.h"
+#include "kernel/trace/callpath.h"
 
 #include <bit>
 #include <cassert>
@@ -9,6 +10,7 @@
 #include "kernel/sched/cputime.h"
 #include "kernel/smpboot.h"
 #include "kernel/time/timer.h"
+#include "kernel/trace/tracepoint.h"
 
 namespace kp {
 
@@ -34,7 +36,9 @@ void run_softirq_action(percpu& pc, unsigned nr) {
     const std::uint32_t prev_count = preempt_count();
     account_flush(pc);
     const nsec_t before = pc.acct.bucket[static_cast<int>(cpu_bucket::softirq)];
+    trace_point(trace_event::softirq_entry, nr);
     if (const softirq_action& action = pc.k->softirq_vec[nr]) action();
+    trace_point(trace_event::softirq_exit, nr);
     account_flush(pc);  // preemption is off: still this CPU
     pc.softirq.time[nr] += pc.acct.bucket[static_cast<int>(cpu_bucket::softirq)] - before;
     if (prev_count != preempt_count()) {
@@ -64,6 +68,7 @@ void softirq_round(percpu& pc, std::uint32_t pending) {
 // the start + MAX_SOFTIRQ_TIME, no reschedule is wanted and fewer than
 // MAX_SOFTIRQ_RESTART rounds ran; then ksoftirqd takes over.
 void handle_softirqs(bool /*ksirqd: RCU quiescent state, not modelled*/) {
+    shadow_frame frame{"handle_softirqs"};
     assert(irqs_disabled());
     percpu& pc = this_cpu();  // SOFTIRQ_OFFSET keeps us here until the end
     const std::uint64_t end = get_jiffies() + msecs_to_jiffies(MAX_SOFTIRQ_TIME_MSECS);
@@ -103,6 +108,7 @@ bool ksoftirqd_running(percpu& pc, std::uint32_t pending) {
 // run_ksoftirqd: interrupts off around the processing, then a voluntary
 // preemption point between rounds of work.
 void run_ksoftirqd(int /*cpu*/) {
+    shadow_frame frame{"run_ksoftirqd"};
     local_irq_disable();
     if (local_softirq_pending()) {
         handle_softirqs(true);
@@ -117,6 +123,7 @@ void run_ksoftirqd(int /*cpu*/) {
 
 void __raise_softirq_irqoff(unsigned nr) {
     assert(irqs_disabled() && nr < NR_SOFTIRQS);
+    trace_point(trace_event::softirq_raise, nr);
     this_cpu().softirq.pending |= 1u << nr;
 }
 
@@ -133,6 +140,7 @@ void raise_softirq(unsigned nr) {
 }
 
 void do_softirq() {
+    shadow_frame frame{"do_softirq"};
     if (in_interrupt()) return;
     irq_guard irqs_off;
     if (ksoftirqd_running(this_cpu(), local_softirq_pending())) return;
@@ -164,6 +172,7 @@ void _local_bh_enable() {
 // while serving, so that the serving cannot be preempted, and only then
 // drop the last count and check for a reschedule.
 void local_bh_enable() {
+    shadow_frame frame{"__local_bh_enable_ip"};
     if (in_hardirq()) kernel_warn("kernel/softirq.c __local_bh_enable_ip", "WARN_ON_ONCE(in_hardirq())");
     preempt_count_sub(SOFTIRQ_DISABLE_OFFSET - 1);
     if (!in_interrupt() && local_softirq_pending()) do_softirq();

@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "kernel/debug/debug.h"
+#include "kernel/trace/callpath.h"
 #include "kernel/locking/wait.h"
 #include "kernel/time/timer.h"
 
@@ -62,6 +63,7 @@ void finish_wait(wait_queue_head& wq, wait_queue_entry& e) {
 }
 
 int __wake_up(wait_queue_head& wq, unsigned state, int nr_exclusive) {
+    shadow_frame frame{"__wake_up"};
     spin_irqsave_guard g{wq.lock};
     int woken = 0;
     for (wait_queue_entry* e = wq.head.first; e;) {
@@ -83,6 +85,7 @@ int __wake_up(wait_queue_head& wq, unsigned state, int nr_exclusive) {
 void init_completion(completion& x) { x.done = 0; }
 
 void complete(completion& x) {
+    shadow_frame frame{"complete"};
     {
         spin_irqsave_guard g{x.wait.lock};
         if (x.done != UINT32_MAX) ++x.done;

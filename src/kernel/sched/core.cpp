@@ -17,6 +17,8 @@
 // TIF_NEED_RESCHED (resched_curr) and fold it into the CPU's preempt_count,
 // locally or through the reschedule IPI.
 #include "kernel/sched/core.h"
+#include "kernel/trace/callpath.h"
+#include "kernel/trace/tracepoint.h"
 
 #include <cassert>
 
@@ -112,6 +114,7 @@ void finish_task_switch(task_struct* prev) {
 }
 
 void __schedule(sched_mode mode, preempt_point point) {
+    shadow_frame frame{"__schedule"};
     percpu& pc = this_cpu();
     rq& rq = pc.runqueue;
     kernel& k = *pc.k;
@@ -160,12 +163,21 @@ void __schedule(sched_mode mode, preempt_point point) {
         k.observer->on_switch({now, rq.cpu, prev->pid, prev->comm, prev_state, next->pid, next->comm, preempt,
                                prev_state == TASK_DEAD ? preempt_point::exit : point});
     }
+    // prev_state as __trace_sched_switch_state: a preemption reports R+.
+    trace_point(trace_event::sched_switch, prev->pid, prev->prio, preempt ? TRACE_STATE_PREEMPTED : prev_state, next->pid,
+                next->prio);
+    // A preemption: involuntary, or a task leaving at a preemption point
+    // (not one that blocked, exited, or the idle loop finding work).
+    if (preempt || (point != preempt_point::none && point != preempt_point::idle && point != preempt_point::exit))
+        trace_point(trace_event::kpreempt_preempt, static_cast<int>(point), static_cast<int>(k.dyn.mode), prev->pid,
+                    next->pid);
     context_switch(rq, *prev, *next);
     // Back in prev (this task), later: restore its own time bucket.
     account_set(this_cpu(), task_bucket(current()));
 }
 
 void schedule_point(preempt_point point) {
+    shadow_frame frame{"schedule"};
     do {
         preempt_disable();
         __schedule(sched_mode::none, point);
@@ -188,6 +200,7 @@ void schedule_preempt_disabled() {
 }
 
 void preempt_schedule_common(preempt_point point) {
+    shadow_frame frame{"preempt_schedule_common"};
     do {
         preempt_count_add(PREEMPT_OFFSET);
         __schedule(sched_mode::preempt, point);
@@ -196,12 +209,14 @@ void preempt_schedule_common(preempt_point point) {
 }
 
 void preempt_schedule() {
+    shadow_frame frame{"preempt_schedule"};
     if (!this_kernel().dyn.preempt_schedule) return;  // static call NOP (none, voluntary)
     if (!preemptible()) return;
     preempt_schedule_common(preempt_point::preempt_enable);
 }
 
 void preempt_schedule_irq() {
+    shadow_frame frame{"preempt_schedule_irq"};
     assert(preempt_count() == 0 && irqs_disabled());
     do {
         preempt_disable();
@@ -213,6 +228,7 @@ void preempt_schedule_irq() {
 }
 
 int __cond_resched(preempt_point point) {
+    shadow_frame frame{"__cond_resched"};
     if (preempt_word_here().should_resched(0) && !irqs_disabled()) {
         preempt_schedule_common(point);
         return 1;
@@ -235,6 +251,8 @@ void schedule_tail(task_struct* prev) {
 }
 
 void do_task_dead() {
+    shadow_frame frame{"do_task_dead"};
+    trace_point(trace_event::sched_process_exit, current().pid, current().prio);
     __set_current_state(TASK_DEAD);
     if (current().counts_as_live) this_kernel().task_exited();
     preempt_disable();
@@ -244,6 +262,7 @@ void do_task_dead() {
 }
 
 void resched_curr(rq& rq) {
+    shadow_frame frame{"resched_curr"};
     task_struct* curr = rq.curr;
     if (curr->test_tif(TIF_NEED_RESCHED)) return;
     if (rq.cpu == smp_processor_id()) {
@@ -254,6 +273,7 @@ void resched_curr(rq& rq) {
     // Remote: set the bit, then kick the CPU so that it folds it. Our idle
     // loop does not poll, so the IPI is always sent.
     curr->set_tif(TIF_NEED_RESCHED);
+    trace_point(*rq.k, trace_event::ipi_send_cpu, rq.cpu, static_cast<int>(irq_vector::reschedule));
     rq.k->arch().send_ipi(rq.cpu, irq_vector::reschedule);
 }
 
@@ -264,6 +284,7 @@ void resched_cpu(kernel& k, int cpu) {
 }
 
 void scheduler_ipi() {
+    shadow_frame frame{"scheduler_ipi"};
     // preempt_fold_need_resched
     if (need_resched()) preempt_word_here().set_need_resched();
 }

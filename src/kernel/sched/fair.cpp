@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "kernel/sched/core.h"
+#include "kernel/trace/tracepoint.h"
 
 namespace kp {
 
@@ -205,6 +206,7 @@ void update_curr_fair(rq& rq) {
     if (delta <= 0) return;
     curr->se.exec_start = rq.clock_task;
     curr->se.sum_exec_runtime += delta;
+    trace_point(*rq.k, trace_event::sched_stat_runtime, curr->pid, delta);
     curr->se.vruntime += calc_delta_fair(delta, curr->se);
     const bool resched = update_deadline(rq, *curr);
     update_min_vruntime(cfs);

@@ -1,6 +1,8 @@
 // The idle class and the idle loop (kernel/sched/idle.c, idle.c's do_idle).
 #include "kernel/preempt/preempt.h"
 #include "kernel/sched/core.h"
+#include "kernel/trace/callpath.h"
+#include "kernel/trace/trace_irqsoff.h"
 
 namespace kp {
 
@@ -31,13 +33,17 @@ const sched_class& idle_sched_class = idle_instance;
 [[noreturn]] void cpu_idle_loop() {
     arch_machine& arch = this_kernel().arch();
     for (;;) {
+        shadow_frame frame{"do_idle"};
         while (!need_resched()) {
             local_irq_disable();
             if (need_resched()) {
                 local_irq_enable();
                 break;
             }
+            // default_idle_call: the wait is not a latency for the tracers.
+            stop_critical_timings();
             arch.cpu_idle();  // enables interrupts and waits
+            start_critical_timings();
         }
         // A remote setter skipped the fold: fold it now (preempt_set_need_resched).
         preempt_word_here().set_need_resched();

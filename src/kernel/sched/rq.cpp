@@ -3,6 +3,8 @@
 #include <cassert>
 
 #include "kernel/sched/core.h"
+#include "kernel/trace/callpath.h"
+#include "kernel/trace/tracepoint.h"
 #include "kernel/sched/cputime.h"
 #include "kernel/sched/rq_lock.h"
 
@@ -87,6 +89,7 @@ void activate_task(rq& rq, task_struct& p, int flags) {
     p.sched_class->enqueue_task(rq, p, flags);
     p.on_rq = 1;
     ++rq.nr_running;
+    trace_point(*rq.k, trace_event::kpreempt_nr_running, rq.cpu, rq.nr_running);
     update_idle_cpu(rq);
 }
 
@@ -95,15 +98,18 @@ void deactivate_task(rq& rq, task_struct& p, int flags) {
     p.on_rq = 0;
     p.sched_class->dequeue_task(rq, p, flags);
     --rq.nr_running;
+    trace_point(*rq.k, trace_event::kpreempt_nr_running, rq.cpu, rq.nr_running);
     update_idle_cpu(rq);
 }
 
 void set_task_cpu(task_struct& p, int cpu) {
+    if (p.cpu != cpu) trace_point(*p.k, trace_event::sched_migrate_task, p.pid, p.prio, p.cpu, cpu);
     if (p.cpu != cpu && p.k->observer) p.k->observer->on_migrate(p.k->arch().now(), p.pid, p.cpu, cpu);
     p.cpu = cpu;
 }
 
 void wakeup_preempt(rq& rq, task_struct& p, int wake_flags) {
+    shadow_frame frame{"wakeup_preempt"};
     task_struct& curr = *rq.curr;
     if (p.sched_class == curr.sched_class) p.sched_class->wakeup_preempt(rq, p, wake_flags);
     else if (p.sched_class->rank < curr.sched_class->rank) resched_curr(rq);

@@ -5,6 +5,7 @@
 #include <cassert>
 
 #include "kernel/sched/core.h"
+#include "kernel/trace/tracepoint.h"
 
 namespace kp {
 
@@ -18,6 +19,7 @@ void update_curr_rt(rq& rq) {
     const nsec_t delta = rq.clock_task - curr.se.exec_start;
     if (delta <= 0) return;
     curr.se.sum_exec_runtime += delta;
+    trace_point(*rq.k, trace_event::sched_stat_runtime, curr.pid, delta);
     curr.se.exec_start = rq.clock_task;
 }
 

@@ -13,6 +13,7 @@
 
 #include "arch/stack.h"
 #include "kernel/locking/raw_spinlock.h"
+#include "kernel/trace/shadow_stack.h"
 #include "kpreempt/time.h"
 
 namespace kp {
@@ -92,6 +93,7 @@ struct sched_rt_entity {
 
 struct task_struct {
     kernel* k = nullptr;
+    std::unique_ptr<shadow_stack> kstack;  // call-path counting only (callpath.h)
     int pid = 0;
     std::string comm;
     std::atomic<unsigned> __state{TASK_NEW};

@@ -1,6 +1,7 @@
 // The scheduler tick (sched_tick, kernel/sched/core.c) and the periodic
 // tick timer that drives it (tick_sched_timer, kernel/time/tick-sched.c).
 #include "kernel/preempt/preempt.h"
+#include "kernel/trace/callpath.h"
 #include "kernel/sched/core.h"
 #include "kernel/sched/rq_lock.h"
 #include "kernel/time/timer.h"
@@ -8,6 +9,7 @@
 namespace kp {
 
 void sched_tick() {
+    shadow_frame frame{"sched_tick"};
     rq& rq = this_rq();
     {
         raw_spin_lock(rq.lock);
@@ -31,6 +33,7 @@ void update_process_times() {
 }
 
 hrtimer_restart tick_sched_timer(hrtimer& t) {
+    shadow_frame frame{"tick_nohz_handler"};
     percpu& pc = this_cpu();
     kernel& k = *pc.k;
     if (pc.cpu == k.tick_do_timer_cpu) k.jiffies.fetch_add(1, std::memory_order_relaxed);  // do_timer
@@ -46,6 +49,7 @@ hrtimer_restart tick_sched_timer(hrtimer& t) {
 // TICK_NSEC, on every CPU (periodic mode: no NOHZ idle).
 void tick_setup_sched_timer(percpu& pc) {
     pc.tick_timer.function = tick_sched_timer;
+    pc.tick_timer.name = "tick_nohz_handler";  // 6.12's name for it
     hrtimer_start_on(pc, pc.tick_timer, pc.k->tick_nsec());
 }
 

@@ -6,7 +6,9 @@
 #include <cassert>
 
 #include "kernel/preempt/preempt.h"
+#include "kernel/trace/callpath.h"
 #include "kernel/sched/core.h"
+#include "kernel/trace/tracepoint.h"
 #include "kernel/sched/rq_lock.h"
 
 namespace kp {
@@ -20,7 +22,10 @@ namespace {
 void lowest_in(kernel& k, const task_struct& p, int lo, int hi, int& best, int& best_prio) {
     for (int cpu = lo; cpu < hi; ++cpu) {
         const percpu& pc = k.cpu(cpu);
-        const int prio = pc.runqueue.curr->prio;
+        // An idle CPU ranks below every task (cpupri's CPUPRI_IDLE): the
+        // idle task's own prio is 120, as Linux's init_task.
+        const task_struct* curr = pc.runqueue.curr;
+        const int prio = curr == pc.runqueue.idle ? MAX_PRIO : curr->prio;
         if (prio <= best_prio || !p.cpus_mask.test(static_cast<std::size_t>(cpu)) || !pc.online) continue;
         best = cpu;
         best_prio = prio;
@@ -62,13 +67,15 @@ int select_task_rq(task_struct& p, int prev_cpu, int /*wake_flags*/) {
 namespace {
 
 void ttwu_do_activate(rq& rq, task_struct& p, int wake_flags) {
+    shadow_frame frame{"ttwu_do_activate"};
     activate_task(rq, p, ENQUEUE_WAKEUP | ((wake_flags & WF_MIGRATED) ? ENQUEUE_MIGRATED : 0));
     wakeup_preempt(rq, p, wake_flags);
     p.__state.store(TASK_RUNNING, std::memory_order_relaxed);
 }
 
-void note_wakeup(task_struct& p, int target_cpu) {
+void note_wakeup(task_struct& p, int target_cpu, trace_event ev = trace_event::sched_wakeup) {
     kernel& k = *p.k;
+    trace_point(k, ev, p.pid, p.prio, target_cpu);
     const nsec_t now = k.arch().now();
     p.last_wakeup = now;
     if (k.observer) k.observer->on_wakeup({now, smp_processor_id(), p.pid, target_cpu});
@@ -92,13 +99,16 @@ bool ttwu_runnable(task_struct& p, int wake_flags) {
 }  // namespace
 
 int try_to_wake_up(task_struct& p, unsigned state, int wake_flags) {
+    shadow_frame frame{"try_to_wake_up"};
     wake_flags |= WF_TTWU;
     kernel& k = *p.k;
     assert(this_cpu_ptr && "wakeups come from a CPU of the machine");
     preempt_guard no_preempt;
     if (&p == &current()) {
         if (!(p.state() & state)) return 0;
+        trace_point(k, trace_event::sched_waking, p.pid, p.prio, p.cpu);
         p.__state.store(TASK_RUNNING, std::memory_order_relaxed);
+        trace_point(k, trace_event::sched_wakeup, p.pid, p.prio, p.cpu);
         return 1;
     }
     irq_guard irqs_off;
@@ -107,6 +117,7 @@ int try_to_wake_up(task_struct& p, unsigned state, int wake_flags) {
     int success = 0;
     if (p.state() & state) {
         success = 1;
+        trace_point(k, trace_event::sched_waking, p.pid, p.prio, p.cpu);
         if (ttwu_runnable(p, wake_flags)) {
             note_wakeup(p, p.cpu);
         } else {
@@ -133,6 +144,7 @@ int wake_up_process(task_struct& p) { return try_to_wake_up(p, TASK_NORMAL, 0); 
 int wake_up_state(task_struct& p, unsigned state) { return try_to_wake_up(p, state, 0); }
 
 void wake_up_new_task(task_struct& p) {
+    shadow_frame frame{"wake_up_new_task"};
     kernel& k = *p.k;
     p.__state.store(TASK_RUNNING, std::memory_order_relaxed);
     const int cpu = select_task_rq(p, p.cpu, WF_FORK);
@@ -144,7 +156,7 @@ void wake_up_new_task(task_struct& p) {
     else rq.lock.lock(k.arch());  // from outside the machine (before it runs)
     update_rq_clock(rq);
     activate_task(rq, p, ENQUEUE_INITIAL);
-    note_wakeup(p, cpu);
+    note_wakeup(p, cpu, trace_event::sched_wakeup_new);
     wakeup_preempt(rq, p, WF_FORK);
     if (this_cpu_ptr) {
         raw_spin_unlock_no_resched(rq.lock);

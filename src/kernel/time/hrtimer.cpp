@@ -1,4 +1,6 @@
 #include "kernel/time/hrtimer.h"
+#include "kernel/trace/callpath.h"
+#include "kernel/trace/tracepoint.h"
 
 #include <algorithm>
 #include <cassert>
@@ -47,6 +49,9 @@ void hrtimer_start_on(percpu& pc, hrtimer& t, nsec_t expires) {
     enqueue_locked(pc, t, expires);
     hrtimer_reprogram(pc);
     pc.hrtimers.lock.unlock(k.arch());
+    // HRTIMER_MODE_ABS (0) or ABS_PINNED (2) when started for another CPU.
+    trace_point(k, trace_event::hrtimer_start, reinterpret_cast<std::intptr_t>(&t),
+                reinterpret_cast<std::intptr_t>(t.name), expires, expires, &pc == this_cpu_ptr ? 0 : 2);
     if (on_cpu) local_irq_restore(flags);
 }
 
@@ -60,6 +65,7 @@ bool hrtimer_cancel(hrtimer& t) {
     const bool was = remove_locked(pc.hrtimers, t);
     hrtimer_reprogram(pc);
     pc.hrtimers.lock.unlock(pc.k->arch());
+    if (was) trace_point(*pc.k, trace_event::hrtimer_cancel, reinterpret_cast<std::intptr_t>(&t));
     return was;
 }
 
@@ -74,6 +80,7 @@ void hrtimer_forward_now(hrtimer& t, nsec_t interval) {
 
 // Runs in hardirq context, irqs off. Callbacks run without the base lock.
 void hrtimer_interrupt(percpu& pc) {
+    shadow_frame frame{"hrtimer_interrupt"};
     hrtimer_cpu_base& base = pc.hrtimers;
     arch_machine& arch = pc.k->arch();
     base.lock.lock(arch);
@@ -84,7 +91,10 @@ void hrtimer_interrupt(percpu& pc) {
         hrtimer* t = std::get<2>(*base.active.begin());
         remove_locked(base, *t);
         base.lock.unlock(arch);
+        trace_point(trace_event::hrtimer_expire_entry, reinterpret_cast<std::intptr_t>(t),
+                    reinterpret_cast<std::intptr_t>(t->name), now);
         const hrtimer_restart r = t->function(*t);
+        trace_point(trace_event::hrtimer_expire_exit, reinterpret_cast<std::intptr_t>(t));
         base.lock.lock(arch);
         if (r == hrtimer_restart::restart && t->cpu < 0) enqueue_locked(pc, *t, t->expires);
     }

@@ -22,6 +22,7 @@ struct hrtimer {
     std::function<hrtimer_restart(hrtimer&)> function;
     int cpu = -1;          // the base it is queued on, -1 when not queued
     std::uint64_t seq = 0;  // FIFO order among equal expiry times
+    const char* name = "hrtimer_fn";  // the function's name in traces (%ps)
 };
 
 struct hrtimer_cpu_base {

@@ -1,4 +1,5 @@
 #include "kernel/time/timer.h"
+#include "kernel/trace/callpath.h"
 
 #include <algorithm>
 
@@ -114,6 +115,7 @@ void run_local_timers() {
 }
 
 long schedule_timeout(long timeout) {
+    shadow_frame frame{"schedule_timeout"};
     if (timeout == MAX_SCHEDULE_TIMEOUT) {
         schedule();
         return timeout;
@@ -153,6 +155,7 @@ long schedule_timeout_idle(long timeout) {
 }
 
 void msleep(unsigned int msecs) {
+    shadow_frame frame{"msleep"};
     long timeout = static_cast<long>(msecs_to_jiffies(msecs));
     while (timeout) timeout = schedule_timeout_uninterruptible(timeout);
 }
@@ -164,9 +167,9 @@ unsigned long msleep_interruptible(unsigned int msecs) {
     return static_cast<unsigned long>(timeout * 1000 / hz);  // jiffies_to_msecs
 }
 
-void hrtimer_sleep(nsec_t ns) {
+void hrtimer_nanosleep(nsec_t rqtp, hrtimer_mode mode) {
     task_struct& self = current();
-    const nsec_t expires = this_kernel().arch().now() + ns;
+    const nsec_t expires = mode == hrtimer_mode::abs ? rqtp : this_kernel().arch().now() + rqtp;
     bool expired = false;
     hrtimer t;
     t.function = [&self, &expired](hrtimer&) {
@@ -174,6 +177,7 @@ void hrtimer_sleep(nsec_t ns) {
         wake_up_process(self);
         return hrtimer_restart::norestart;
     };
+    t.name = "hrtimer_wakeup";
     hrtimer_start(t, expires);
     while (!expired) {
         set_current_state(TASK_UNINTERRUPTIBLE);
@@ -183,6 +187,8 @@ void hrtimer_sleep(nsec_t ns) {
     __set_current_state(TASK_RUNNING);
     hrtimer_cancel(t);
 }
+
+void hrtimer_sleep(nsec_t ns) { hrtimer_nanosleep(ns, hrtimer_mode::rel); }
 
 void usleep_range(unsigned long min_us, unsigned long /*max_us*/) {
     hrtimer_sleep(static_cast<nsec_t>(min_us) * NSEC_PER_USEC);

@@ -53,6 +53,12 @@ void msleep(unsigned int msecs);
 unsigned long msleep_interruptible(unsigned int msecs);
 // hrtimer-based: sleep at least min_us (slack up to max_us is not used).
 void usleep_range(unsigned long min_us, unsigned long max_us);
-void hrtimer_sleep(nsec_t ns);
+// clock_nanosleep()'s kernel side (hrtimer_nanosleep): sleep until `rqtp`
+// (HRTIMER_MODE_ABS, TIMER_ABSTIME) or for `rqtp` (HRTIMER_MODE_REL). An
+// absolute time already past still goes through the timer interrupt, as in
+// Linux, so the task gives up the CPU once.
+enum class hrtimer_mode { abs, rel };
+void hrtimer_nanosleep(nsec_t rqtp, hrtimer_mode mode);
+void hrtimer_sleep(nsec_t ns);  // hrtimer_nanosleep(ns, hrtimer_mode::rel)
 
 }  // namespace kp
