@@ -6,6 +6,7 @@
 // an exact virtual time.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <map>
@@ -25,7 +26,11 @@ struct result {
 };
 
 result kpreempt(const std::string& args) {
-    const std::string err_file = testing::TempDir() + "/cyclictest-stderr.txt";
+    // One file per process and call: ctest runs this binary's tests in
+    // parallel processes, which share the temporary folder.
+    static int calls = 0;
+    const std::string err_file = testing::TempDir() + "/cyclictest-stderr-" + std::to_string(getpid()) + "-" +
+                                 std::to_string(++calls) + ".txt";
     const std::string cmd = std::string(KP_CLI_PATH) + " " + args + " 2>" + err_file;
     FILE* p = popen(cmd.c_str(), "r");
     std::string out;
@@ -38,6 +43,7 @@ result kpreempt(const std::string& args) {
         while ((n = fread(buf, 1, sizeof buf, f)) > 0) err.append(buf, n);
         std::fclose(f);
     }
+    std::remove(err_file.c_str());
     return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out, err};
 }
 
