@@ -42,19 +42,11 @@ std::string field_comm(kernel& k, int pid, int cpu) {
 }
 
 // __trace_sched_switch_state and sched_switch's TP_printk: "R+" for a
-// preemption, else the letter of __task_state_index(prev_state) from
-// "RSDTtXZPI". A dead task prints X: it is autoreaped (EXIT_DEAD), as a
-// thread of a process or a kthread is in Linux.
+// preemption, else the state's letter (task_state_char; a dead task prints
+// X, autoreaped).
 std::string switch_state(std::int64_t raw) {
     if (raw == TRACE_STATE_PREEMPTED) return "R+";
-    const auto state = static_cast<unsigned>(raw);
-    constexpr unsigned TASK_REPORT = 0x7f, EXIT_DEAD = 0x10, TASK_REPORT_IDLE = 0x80;
-    unsigned report = state & TASK_REPORT;
-    if (state == TASK_IDLE) report = TASK_REPORT_IDLE;
-    if (state & TASK_DEAD) report |= EXIT_DEAD;
-    if (report == 0) return "R";
-    const int index = 32 - __builtin_clz(report);  // fls()
-    return std::string(1, "RSDTtXZPI"[index]);
+    return std::string(1, task_state_char(raw));
 }
 
 std::string sched_switch_fields(kernel& k, const trace_entry& e) {

@@ -30,6 +30,17 @@ trace_event trace_event_by_name(std::string_view name) {
     return trace_event::nr_events;
 }
 
+char task_state_char(std::int64_t raw) {
+    if (raw == TRACE_STATE_PREEMPTED) return 'R';
+    const auto state = static_cast<unsigned>(raw);
+    constexpr unsigned TASK_REPORT = 0x7f, EXIT_DEAD = 0x10, TASK_REPORT_IDLE = 0x80;
+    unsigned report = state & TASK_REPORT;
+    if (state == TASK_IDLE) report = TASK_REPORT_IDLE;
+    if (state & TASK_DEAD) report |= EXIT_DEAD;
+    if (report == 0) return 'R';
+    return "RSDTtXZPI"[32 - __builtin_clz(report)];  // fls()
+}
+
 trace_ring::trace_ring(std::size_t capacity) : slots_(std::max<std::size_t>(capacity, 1)) {}
 
 trace_entry& trace_ring::reserve() {

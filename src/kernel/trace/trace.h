@@ -84,6 +84,11 @@ trace_event trace_event_by_name(std::string_view name);
 // preemption (printed "R+" whatever the state, as Linux does).
 inline constexpr std::int64_t TRACE_STATE_PREEMPTED = 0x10000;
 
+// task_index_to_char(__task_state_index(state)): one of "RSDTtXZPI". A
+// dying task is autoreaped (EXIT_DEAD), as a thread or kthread is in Linux;
+// TRACE_STATE_PREEMPTED is a running task ('R').
+char task_state_char(std::int64_t state);
+
 // Trace flag bits (include/linux/trace_events.h, 6.12 plus the lazy bit).
 enum : std::uint8_t {
     TRACE_FLAG_IRQS_OFF = 0x01,

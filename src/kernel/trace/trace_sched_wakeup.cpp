@@ -9,19 +9,6 @@ namespace kp {
 
 namespace {
 
-// task_index_to_char(task_state_index()): "RSDTtXZPI". A dying task is
-// autoreaped here (EXIT_DEAD), and a preemption leaves the task running.
-char task_state_char(std::int64_t raw) {
-    if (raw == TRACE_STATE_PREEMPTED) return 'R';
-    const auto state = static_cast<unsigned>(raw);
-    constexpr unsigned TASK_REPORT = 0x7f, EXIT_DEAD = 0x10, TASK_REPORT_IDLE = 0x80;
-    unsigned report = state & TASK_REPORT;
-    if (state == TASK_IDLE) report = TASK_REPORT_IDLE;
-    if (state & TASK_DEAD) report |= EXIT_DEAD;
-    if (report == 0) return 'R';
-    return "RSDTtXZPI"[32 - __builtin_clz(report)];  // fls()
-}
-
 // The context columns of a tracer entry: those of the event it stands for.
 latency_entry own_entry(latency_entry_kind kind, const trace_entry& e, const ctxwake_fields& cw) {
     latency_entry x{.kind = kind, .e = e, .cw = cw};
