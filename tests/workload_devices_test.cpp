@@ -49,7 +49,7 @@ TEST(WorkloadDevices, ReadsEveryKey) {
     ASSERT_EQ(g.irqs.size(), 3u);
     EXPECT_EQ(g.irqs[0].affinity, (std::vector<int>{1, 0}));
     EXPECT_EQ(g.irqs[0].cpu(), 1);
-    EXPECT_EQ(*g.irqs[0].stop, msecs(5));
+    EXPECT_EQ(g.irqs[0].arrivals.stop, msecs(5));
     EXPECT_EQ(*g.irqs[0].thread, usecs(10));
     EXPECT_EQ(g.irqs[0].softirq, static_cast<int>(NET_RX_SOFTIRQ));
     EXPECT_EQ(*g.irqs[1].tasklet, usecs(4));

@@ -74,7 +74,7 @@ TEST(WorkloadParse, PhasesGlobalAndKernelExtensions) {
     EXPECT_EQ(w.global.costs.context_switch, usecs(2));
     EXPECT_EQ(w.global.costs.irq_entry, 500);
     ASSERT_EQ(w.global.irqs.size(), 1u);
-    EXPECT_EQ(w.global.irqs[0].rate_hz, 20000);
+    EXPECT_EQ(w.global.irqs[0].arrivals.rate_hz, 20000);
     const task_def& t = w.tasks[0];
     EXPECT_EQ(*t.a.policy, sched_policy::fifo);  // default_policy
     EXPECT_EQ(*t.a.priority, 20);

@@ -40,13 +40,8 @@ constexpr std::int64_t netdev_budget_usecs = 2000;
 constexpr std::size_t max_backlog = 1000;
 
 irq_arrivals arrivals_of(const irq_source_def& d, std::uint64_t seed, std::size_t index, nsec_t limit) {
-    irq_arrivals a;
-    a.start = d.start;
-    a.period = d.period;
-    a.rate_hz = d.rate_hz;
-    a.burst = d.burst;
-    a.burst_gap = d.burst_gap;
-    a.stop = d.stop ? std::min(*d.stop, limit) : limit;
+    irq_arrivals a = d.arrivals;
+    a.stop = std::min(a.stop, limit);
     a.seed = seed * 0x9e3779b97f4a7c15ULL + index;  // one stream per source
     return a;
 }

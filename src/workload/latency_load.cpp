@@ -50,7 +50,7 @@ workload softirq_storm_load(const std::vector<int>& cpus) {
         nic.name = "eth" + std::to_string(i);
         nic.path = "--load softirq-storm: " + nic.name;
         nic.affinity = {cpus[i]};
-        nic.period = usecs(50);
+        nic.arrivals.period = usecs(50);
         nic.handler = usecs(2);
         nic.softirq = NET_RX_SOFTIRQ;
         nic.softirq_cost = usecs(60);

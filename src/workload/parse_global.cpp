@@ -43,15 +43,16 @@ int read_vector(reader& r, const json::value& v, const std::string& path) {
 // The arrival keys, shared by lines and NMI sources; true if `key` was one.
 bool read_arrival(reader& r, irq_source_def& d, const std::string& key, const json::value& item,
                   const std::string& p) {
-    if (key == "start") d.start = r.usecs(item, p);
-    else if (key == "stop") d.stop = r.usecs(item, p);
-    else if (key == "period") d.period = r.usecs(item, p);
+    irq_arrivals& a = d.arrivals;
+    if (key == "start") a.start = r.usecs(item, p);
+    else if (key == "stop") a.stop = r.usecs(item, p);
+    else if (key == "period") a.period = r.usecs(item, p);
     else if (key == "rate") {
         r.need(item, json::kind::number, p);
         if (item.num <= 0 || item.num > 1e7) r.fail(item, p, "rate must be above 0 and at most 10 MHz");
-        d.rate_hz = item.num;
-    } else if (key == "burst") d.burst = static_cast<int>(r.integer(item, p, 1, 100000));
-    else if (key == "burst_gap") d.burst_gap = r.usecs(item, p);
+        a.rate_hz = item.num;
+    } else if (key == "burst") a.burst = static_cast<int>(r.integer(item, p, 1, 100000));
+    else if (key == "burst_gap") a.burst_gap = r.usecs(item, p);
     else return false;
     return true;
 }
@@ -86,7 +87,7 @@ irq_source_def read_irq(reader& r, const std::string& name, const json::value& v
                    "unknown key (cpu, affinity, start, stop, period, rate, burst, burst_gap, handler, thread, no_thread, "
                    "softirq, softirq_cost, tasklet, tasklet_hi, work, work_delay, nmi, wakes)");
     }
-    if ((d.period > 0) == (d.rate_hz > 0)) r.fail(v, path, "give exactly one of \"period\" (µs) or \"rate\" (Hz)");
+    if ((d.arrivals.period > 0) == (d.arrivals.rate_hz > 0)) r.fail(v, path, "give exactly one of \"period\" (µs) or \"rate\" (Hz)");
     if (d.softirq_cost > 0 && d.softirq < 0) r.fail(v, path, "\"softirq_cost\" needs \"softirq\" (a vector name)");
     if (d.work_delay > 0 && !d.work) r.fail(v, path, "\"work_delay\" needs \"work\"");
     if (d.tasklet_hi && !d.tasklet) r.fail(v, path, "\"tasklet_hi\" needs \"tasklet\"");

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernel/sched/task.h"
+#include "kpreempt/arrivals.h"
 #include "kpreempt/config.h"
 #include "workload/json.h"
 
@@ -78,12 +79,9 @@ struct irq_source_def {
     std::string name;
     std::string path;
     std::vector<int> affinity{0};  // "cpu" or "affinity": delivered to the first
-    nsec_t start = 0;
-    std::optional<nsec_t> stop;  // no arrival after this
-    nsec_t period = 0;      // periodic arrivals
-    double rate_hz = 0;     // Poisson arrivals (mean rate)
-    int burst = 1;          // arrivals per period, back to back
-    nsec_t burst_gap = 0;
+    // start, stop, period or rate, burst and burst_gap; the run sets the
+    // seed and ends the arrivals at its own end.
+    irq_arrivals arrivals;
     nsec_t handler = 0;     // CPU work of the hardirq handler
     std::optional<nsec_t> thread;  // threaded: the irq thread's work (IRQF_ONESHOT)
     bool no_thread = false;        // IRQF_NO_THREAD: never force-threaded
