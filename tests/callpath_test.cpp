@@ -75,13 +75,13 @@ TEST(Callpath, FunctionListMatchesTheMarksInTheSources) {
         sources += ss.str();
     }
     for (std::string_view fn : callpath_functions()) {
-        const std::string mark = "shadow_frame frame{\"" + std::string(fn) + "\"}";
+        const std::string mark = "shadow_frame<\"" + std::string(fn) + "\"> frame;";
         const std::string entry = "return \"" + std::string(fn) + "\";";
         EXPECT_TRUE(sources.find(mark) != std::string::npos || sources.find(entry) != std::string::npos) << fn;
     }
     std::size_t marks = 0;
-    for (std::size_t at = sources.find("shadow_frame frame{\""); at != std::string::npos;
-         at = sources.find("shadow_frame frame{\"", at + 1))
+    for (std::size_t at = sources.find("shadow_frame<\""); at != std::string::npos;
+         at = sources.find("shadow_frame<\"", at + 1))
         ++marks;
     EXPECT_EQ(marks + 5, callpath_functions().size());  // + the five x86 entry names of handle_arch_irq
 }

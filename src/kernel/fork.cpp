@@ -24,7 +24,7 @@ void task_entry(void* arg) {
     schedule_tail(this_rq().switch_prev);
     account_set(this_cpu(), task_bucket(self));
     if (!self.is_kthread()) {
-        shadow_frame frame{"ret_from_fork"};
+        shadow_frame<"ret_from_fork"> frame;
         syscall_exit_to_user_mode();
     }
     try {
@@ -116,7 +116,7 @@ task_struct& fork_idle(kernel& k, int cpu) {
 }
 
 void do_exit() {
-    shadow_frame frame{"do_exit"};
+    shadow_frame<"do_exit"> frame;
     task_struct& t = current();
     if (!t.in_kernel_mode) syscall_enter_from_user_mode();  // exit() is a syscall
     t.flags |= PF_EXITING;

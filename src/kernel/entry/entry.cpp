@@ -16,7 +16,7 @@ namespace {
 // exit_to_user_mode_loop: the return-to-user preemption point, live in
 // every model (both NEED_RESCHED bits count here). Called irqs off.
 void exit_to_user_mode_prepare() {
-    shadow_frame frame{"exit_to_user_mode_prepare"};
+    shadow_frame<"exit_to_user_mode_prepare"> frame;
     for (;;) {
         task_struct& t = current();
         const bool resched = t.test_tif(TIF_NEED_RESCHED) || t.test_tif(TIF_NEED_RESCHED_LAZY);
@@ -44,7 +44,7 @@ void exit_to_user_mode(task_struct& t) {
 void syscall_enter_from_user_mode() { enter_kernel_mode(current()); }
 
 void syscall_exit_to_user_mode() {
-    shadow_frame frame{"syscall_exit_to_user_mode"};
+    shadow_frame<"syscall_exit_to_user_mode"> frame;
     local_irq_disable();
     exit_to_user_mode_prepare();
     exit_to_user_mode(current());
@@ -72,7 +72,7 @@ irqentry_state irqentry_enter() {
 // The preemption decision of an interrupt return (irqentry_exit). Called
 // with irqs off; the interrupted context had them on (else no delivery).
 void irqentry_exit(irqentry_state state) {
-    shadow_frame frame{"irqentry_exit"};
+    shadow_frame<"irqentry_exit"> frame;
     assert(irqs_disabled());
     if (state.from_user) {
         exit_to_user_mode_prepare();
@@ -91,7 +91,7 @@ void irq_enter_rcu() {
 }
 
 void irq_exit_rcu() {
-    shadow_frame frame{"irq_exit_rcu"};
+    shadow_frame<"irq_exit_rcu"> frame;
     percpu& pc = this_cpu();
     if (pc.k->config().costs.irq_exit > 0) pc.k->arch().burn(pc.k->config().costs.irq_exit);
     preempt_word_here().sub(HARDIRQ_OFFSET);  // untraced, as Linux's __preempt_count_sub

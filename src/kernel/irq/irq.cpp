@@ -98,7 +98,7 @@ void handle_arch_irq(irq_source src) {
     // The hardware masked interrupts; irqentry_enter tells the tracer.
     trace_point(trace_event::irq_disable, reinterpret_cast<std::intptr_t>(&handle_arch_irq), 0);
     const irqentry_state state = irqentry_enter();
-    shadow_frame frame{entry_name(src)};
+    named_shadow_frame frame{entry_name(src)};
     {
         irq_stack_guard stack(pc.hardirq_stack_inuse, state.from_user);
         const cpu_bucket saved = account_set(pc, cpu_bucket::irq);

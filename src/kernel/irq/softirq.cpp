@@ -68,7 +68,7 @@ void softirq_round(percpu& pc, std::uint32_t pending) {
 // the start + MAX_SOFTIRQ_TIME, no reschedule is wanted and fewer than
 // MAX_SOFTIRQ_RESTART rounds ran; then ksoftirqd takes over.
 void handle_softirqs(bool /*ksirqd: RCU quiescent state, not modelled*/) {
-    shadow_frame frame{"handle_softirqs"};
+    shadow_frame<"handle_softirqs"> frame;
     assert(irqs_disabled());
     percpu& pc = this_cpu();  // SOFTIRQ_OFFSET keeps us here until the end
     const std::uint64_t end = get_jiffies() + msecs_to_jiffies(MAX_SOFTIRQ_TIME_MSECS);
@@ -108,7 +108,7 @@ bool ksoftirqd_running(percpu& pc, std::uint32_t pending) {
 // run_ksoftirqd: interrupts off around the processing, then a voluntary
 // preemption point between rounds of work.
 void run_ksoftirqd(int /*cpu*/) {
-    shadow_frame frame{"run_ksoftirqd"};
+    shadow_frame<"run_ksoftirqd"> frame;
     local_irq_disable();
     if (local_softirq_pending()) {
         handle_softirqs(true);
@@ -140,7 +140,7 @@ void raise_softirq(unsigned nr) {
 }
 
 void do_softirq() {
-    shadow_frame frame{"do_softirq"};
+    shadow_frame<"do_softirq"> frame;
     if (in_interrupt()) return;
     irq_guard irqs_off;
     if (ksoftirqd_running(this_cpu(), local_softirq_pending())) return;
@@ -172,7 +172,7 @@ void _local_bh_enable() {
 // while serving, so that the serving cannot be preempted, and only then
 // drop the last count and check for a reschedule.
 void local_bh_enable() {
-    shadow_frame frame{"__local_bh_enable_ip"};
+    shadow_frame<"__local_bh_enable_ip"> frame;
     if (in_hardirq()) kernel_warn("kernel/softirq.c __local_bh_enable_ip", "WARN_ON_ONCE(in_hardirq())");
     preempt_count_sub(SOFTIRQ_DISABLE_OFFSET - 1);
     if (!in_interrupt() && local_softirq_pending()) do_softirq();

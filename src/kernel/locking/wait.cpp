@@ -63,7 +63,7 @@ void finish_wait(wait_queue_head& wq, wait_queue_entry& e) {
 }
 
 int __wake_up(wait_queue_head& wq, unsigned state, int nr_exclusive) {
-    shadow_frame frame{"__wake_up"};
+    shadow_frame<"__wake_up"> frame;
     spin_irqsave_guard g{wq.lock};
     int woken = 0;
     for (wait_queue_entry* e = wq.head.first; e;) {
@@ -85,7 +85,7 @@ int __wake_up(wait_queue_head& wq, unsigned state, int nr_exclusive) {
 void init_completion(completion& x) { x.done = 0; }
 
 void complete(completion& x) {
-    shadow_frame frame{"complete"};
+    shadow_frame<"complete"> frame;
     {
         spin_irqsave_guard g{x.wait.lock};
         if (x.done != UINT32_MAX) ++x.done;

@@ -13,14 +13,14 @@ void preempt_schedule();
 
 // The preemptirq tracepoints (CONFIG_TRACE_PREEMPT_TOGGLE, TRACE_IRQFLAGS):
 // preempt_disable/enable on the outermost transition of the whole count,
-// irq_disable/enable on a real change. Out of line, behind one test of the
-// CPU's live trace mask.
+// irq_disable/enable on a real change. Out of line, behind the static key:
+// the functions test the CPU's live trace mask.
 inline constexpr std::uint64_t PREEMPT_TRACE_BITS =
     trace_bit(trace_event::preempt_disable) | trace_bit(trace_event::preempt_enable);
 inline constexpr std::uint64_t IRQ_TRACE_BITS = trace_bit(trace_event::irq_disable) | trace_bit(trace_event::irq_enable);
-void trace_preempt_toggle(trace_event e, std::uint32_t val, const void* caller);
-void trace_irq_enable(const void* caller);
-void trace_irq_disable(percpu& pc, const void* caller);  // also masks
+[[gnu::cold]] void trace_preempt_toggle(trace_event e, std::uint32_t val, const void* caller);
+[[gnu::cold]] void trace_irq_enable(const void* caller);
+[[gnu::cold]] void trace_irq_disable(percpu& pc, const void* caller);  // also masks
 
 inline preempt_word& preempt_word_here() { return this_cpu().preempt_count; }
 inline std::uint32_t preempt_count() { return preempt_word_here().count(); }
@@ -35,7 +35,7 @@ inline void preempt_count_add(std::uint32_t val) {
     w.add(val);
     if ((w.count() & PREEMPT_MASK) >= PREEMPT_MASK - 10) [[unlikely]]
         preempt_count_add_overflow_warn();
-    if (tracepoints_compiled && trace_gate_open() && (this_cpu_ptr->trace_mask & PREEMPT_TRACE_BITS)) [[unlikely]]
+    if (tracepoints_compiled && trace_gate_open()) [[unlikely]]
         trace_preempt_toggle(trace_event::preempt_disable, val, __builtin_return_address(0));
 }
 inline bool preempt_count_sub_would_underflow(std::uint32_t val) {
@@ -46,7 +46,7 @@ inline bool preempt_count_sub_would_underflow(std::uint32_t val) {
 }
 inline void preempt_count_sub(std::uint32_t val) {
     if (preempt_count_sub_would_underflow(val)) return;
-    if (tracepoints_compiled && trace_gate_open() && (this_cpu_ptr->trace_mask & PREEMPT_TRACE_BITS)) [[unlikely]]
+    if (tracepoints_compiled && trace_gate_open()) [[unlikely]]
         trace_preempt_toggle(trace_event::preempt_enable, val, __builtin_return_address(0));
     preempt_word_here().sub(val);
 }
@@ -55,7 +55,7 @@ inline void preempt_disable() { preempt_count_add(PREEMPT_OFFSET); }
 // Outermost enable with a folded reschedule: the raw word hits exactly 0.
 inline void preempt_enable() {
     if (preempt_count_sub_would_underflow(PREEMPT_OFFSET)) return;
-    if (tracepoints_compiled && trace_gate_open() && (this_cpu_ptr->trace_mask & PREEMPT_TRACE_BITS)) [[unlikely]]
+    if (tracepoints_compiled && trace_gate_open()) [[unlikely]]
         trace_preempt_toggle(trace_event::preempt_enable, PREEMPT_OFFSET, __builtin_return_address(0));
     if (preempt_word_here().sub_and_test(PREEMPT_OFFSET)) [[unlikely]]
         preempt_schedule();
@@ -70,7 +70,7 @@ inline void preempt_check_resched() {
 inline bool irqs_disabled() { return this_cpu().irqs_off.load(std::memory_order_relaxed); }
 inline void local_irq_disable() {
     percpu& pc = this_cpu();
-    if (tracepoints_compiled && trace_gate_open() && (pc.trace_mask & IRQ_TRACE_BITS)) [[unlikely]]
+    if (tracepoints_compiled && trace_gate_open()) [[unlikely]]
         return trace_irq_disable(pc, __builtin_return_address(0));
     pc.irqs_off.store(true, std::memory_order_relaxed);
 }
@@ -78,7 +78,7 @@ void local_irq_replay();  // what arrived while masked
 inline void local_irq_enable() {
     percpu& pc = this_cpu();
     if (!pc.irqs_off.load(std::memory_order_relaxed)) return;
-    if (tracepoints_compiled && trace_gate_open() && (pc.trace_mask & IRQ_TRACE_BITS)) [[unlikely]]
+    if (tracepoints_compiled && trace_gate_open()) [[unlikely]]
         trace_irq_enable(__builtin_return_address(0));
     pc.irqs_off.store(false, std::memory_order_relaxed);
     local_irq_replay();

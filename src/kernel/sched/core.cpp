@@ -114,7 +114,7 @@ void finish_task_switch(task_struct* prev) {
 }
 
 void __schedule(sched_mode mode, preempt_point point) {
-    shadow_frame frame{"__schedule"};
+    shadow_frame<"__schedule"> frame;
     percpu& pc = this_cpu();
     rq& rq = pc.runqueue;
     kernel& k = *pc.k;
@@ -177,7 +177,7 @@ void __schedule(sched_mode mode, preempt_point point) {
 }
 
 void schedule_point(preempt_point point) {
-    shadow_frame frame{"schedule"};
+    shadow_frame<"schedule"> frame;
     do {
         preempt_disable();
         __schedule(sched_mode::none, point);
@@ -200,7 +200,7 @@ void schedule_preempt_disabled() {
 }
 
 void preempt_schedule_common(preempt_point point) {
-    shadow_frame frame{"preempt_schedule_common"};
+    shadow_frame<"preempt_schedule_common"> frame;
     do {
         preempt_count_add(PREEMPT_OFFSET);
         __schedule(sched_mode::preempt, point);
@@ -209,14 +209,14 @@ void preempt_schedule_common(preempt_point point) {
 }
 
 void preempt_schedule() {
-    shadow_frame frame{"preempt_schedule"};
+    shadow_frame<"preempt_schedule"> frame;
     if (!this_kernel().dyn.preempt_schedule) return;  // static call NOP (none, voluntary)
     if (!preemptible()) return;
     preempt_schedule_common(preempt_point::preempt_enable);
 }
 
 void preempt_schedule_irq() {
-    shadow_frame frame{"preempt_schedule_irq"};
+    shadow_frame<"preempt_schedule_irq"> frame;
     assert(preempt_count() == 0 && irqs_disabled());
     do {
         preempt_disable();
@@ -228,7 +228,7 @@ void preempt_schedule_irq() {
 }
 
 int __cond_resched(preempt_point point) {
-    shadow_frame frame{"__cond_resched"};
+    shadow_frame<"__cond_resched"> frame;
     if (preempt_word_here().should_resched(0) && !irqs_disabled()) {
         preempt_schedule_common(point);
         return 1;
@@ -251,7 +251,7 @@ void schedule_tail(task_struct* prev) {
 }
 
 void do_task_dead() {
-    shadow_frame frame{"do_task_dead"};
+    shadow_frame<"do_task_dead"> frame;
     trace_point(trace_event::sched_process_exit, current().pid, current().prio);
     __set_current_state(TASK_DEAD);
     if (current().counts_as_live) this_kernel().task_exited();
@@ -262,7 +262,7 @@ void do_task_dead() {
 }
 
 void resched_curr(rq& rq) {
-    shadow_frame frame{"resched_curr"};
+    shadow_frame<"resched_curr"> frame;
     task_struct* curr = rq.curr;
     if (curr->test_tif(TIF_NEED_RESCHED)) return;
     if (rq.cpu == smp_processor_id()) {
@@ -284,7 +284,7 @@ void resched_cpu(kernel& k, int cpu) {
 }
 
 void scheduler_ipi() {
-    shadow_frame frame{"scheduler_ipi"};
+    shadow_frame<"scheduler_ipi"> frame;
     // preempt_fold_need_resched
     if (need_resched()) preempt_word_here().set_need_resched();
 }

@@ -33,7 +33,7 @@ const sched_class& idle_sched_class = idle_instance;
 [[noreturn]] void cpu_idle_loop() {
     arch_machine& arch = this_kernel().arch();
     for (;;) {
-        shadow_frame frame{"do_idle"};
+        shadow_frame<"do_idle"> frame;
         while (!need_resched()) {
             local_irq_disable();
             if (need_resched()) {

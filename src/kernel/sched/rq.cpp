@@ -109,7 +109,7 @@ void set_task_cpu(task_struct& p, int cpu) {
 }
 
 void wakeup_preempt(rq& rq, task_struct& p, int wake_flags) {
-    shadow_frame frame{"wakeup_preempt"};
+    shadow_frame<"wakeup_preempt"> frame;
     task_struct& curr = *rq.curr;
     if (p.sched_class == curr.sched_class) p.sched_class->wakeup_preempt(rq, p, wake_flags);
     else if (p.sched_class->rank < curr.sched_class->rank) resched_curr(rq);

@@ -9,7 +9,7 @@
 namespace kp {
 
 void sched_tick() {
-    shadow_frame frame{"sched_tick"};
+    shadow_frame<"sched_tick"> frame;
     rq& rq = this_rq();
     {
         raw_spin_lock(rq.lock);
@@ -33,7 +33,7 @@ void update_process_times() {
 }
 
 hrtimer_restart tick_sched_timer(hrtimer& t) {
-    shadow_frame frame{"tick_nohz_handler"};
+    shadow_frame<"tick_nohz_handler"> frame;
     percpu& pc = this_cpu();
     kernel& k = *pc.k;
     if (pc.cpu == k.tick_do_timer_cpu) k.jiffies.fetch_add(1, std::memory_order_relaxed);  // do_timer

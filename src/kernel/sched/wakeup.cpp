@@ -67,13 +67,16 @@ int select_task_rq(task_struct& p, int prev_cpu, int /*wake_flags*/) {
 namespace {
 
 void ttwu_do_activate(rq& rq, task_struct& p, int wake_flags) {
-    shadow_frame frame{"ttwu_do_activate"};
+    shadow_frame<"ttwu_do_activate"> frame;
     activate_task(rq, p, ENQUEUE_WAKEUP | ((wake_flags & WF_MIGRATED) ? ENQUEUE_MIGRATED : 0));
     wakeup_preempt(rq, p, wake_flags);
     p.__state.store(TASK_RUNNING, std::memory_order_relaxed);
 }
 
-void note_wakeup(task_struct& p, int target_cpu, trace_event ev = trace_event::sched_wakeup) {
+// Inlined as it is without tracepoints: on every wakeup, a call costs more
+// than its body.
+[[gnu::always_inline]] inline void note_wakeup(task_struct& p, int target_cpu,
+                                               trace_event ev = trace_event::sched_wakeup) {
     kernel& k = *p.k;
     trace_point(k, ev, p.pid, p.prio, target_cpu);
     const nsec_t now = k.arch().now();
@@ -99,7 +102,7 @@ bool ttwu_runnable(task_struct& p, int wake_flags) {
 }  // namespace
 
 int try_to_wake_up(task_struct& p, unsigned state, int wake_flags) {
-    shadow_frame frame{"try_to_wake_up"};
+    shadow_frame<"try_to_wake_up"> frame;
     wake_flags |= WF_TTWU;
     kernel& k = *p.k;
     assert(this_cpu_ptr && "wakeups come from a CPU of the machine");
@@ -144,7 +147,7 @@ int wake_up_process(task_struct& p) { return try_to_wake_up(p, TASK_NORMAL, 0); 
 int wake_up_state(task_struct& p, unsigned state) { return try_to_wake_up(p, state, 0); }
 
 void wake_up_new_task(task_struct& p) {
-    shadow_frame frame{"wake_up_new_task"};
+    shadow_frame<"wake_up_new_task"> frame;
     kernel& k = *p.k;
     p.__state.store(TASK_RUNNING, std::memory_order_relaxed);
     const int cpu = select_task_rq(p, p.cpu, WF_FORK);

@@ -80,7 +80,7 @@ void hrtimer_forward_now(hrtimer& t, nsec_t interval) {
 
 // Runs in hardirq context, irqs off. Callbacks run without the base lock.
 void hrtimer_interrupt(percpu& pc) {
-    shadow_frame frame{"hrtimer_interrupt"};
+    shadow_frame<"hrtimer_interrupt"> frame;
     hrtimer_cpu_base& base = pc.hrtimers;
     arch_machine& arch = pc.k->arch();
     base.lock.lock(arch);

@@ -115,7 +115,7 @@ void run_local_timers() {
 }
 
 long schedule_timeout(long timeout) {
-    shadow_frame frame{"schedule_timeout"};
+    shadow_frame<"schedule_timeout"> frame;
     if (timeout == MAX_SCHEDULE_TIMEOUT) {
         schedule();
         return timeout;
@@ -155,7 +155,7 @@ long schedule_timeout_idle(long timeout) {
 }
 
 void msleep(unsigned int msecs) {
-    shadow_frame frame{"msleep"};
+    shadow_frame<"msleep"> frame;
     long timeout = static_cast<long>(msecs_to_jiffies(msecs));
     while (timeout) timeout = schedule_timeout_uninterruptible(timeout);
 }

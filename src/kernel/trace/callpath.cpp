@@ -5,7 +5,7 @@
 
 namespace kp {
 
-// Kept in step with the shadow_frame{"..."} marks in src/kernel (a test
+// Kept in step with the shadow_frame marks in src/kernel (a test
 // checks that each one is in the sources).
 const std::vector<std::string_view>& callpath_functions() {
     static const std::vector<std::string_view> names = {
@@ -31,14 +31,14 @@ void callpath_counter::attach(kernel& k) {
     if (attached_) detach(*attached_);
     for (int c = 0; c < k.nr_cpus(); ++c) k.cpu(c).callpath = this;
     attached_ = &k;
-    callpath_gate.fetch_add(1, std::memory_order_relaxed);
+    static_key_slow_inc(callpath_key);
 }
 
 void callpath_counter::detach(kernel& k) {
     if (attached_ != &k) return;
     for (int c = 0; c < k.nr_cpus(); ++c) k.cpu(c).callpath = nullptr;
     attached_ = nullptr;
-    callpath_gate.fetch_sub(1, std::memory_order_relaxed);
+    static_key_slow_dec(callpath_key);
 }
 
 void callpath_counter::on_enter(const shadow_stack& s, const char* fn) {

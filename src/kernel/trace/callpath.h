@@ -13,6 +13,7 @@
 // bare name, which stackcollapse-bpftrace.pl accepts as well.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <string>
 #include <string_view>
@@ -52,26 +53,56 @@ inline constexpr bool callpaths_compiled = false;
 inline constexpr bool callpaths_compiled = true;
 #endif
 
-void shadow_push_slow(const char* fn);
-void shadow_pop_slow(const char* fn);
+[[gnu::cold]] void shadow_push_slow(const char* fn);
+[[gnu::cold]] void shadow_pop_slow(const char* fn);
+
+[[gnu::always_inline]] inline bool callpath_gate_open() {
+    return callpaths_compiled && static_branch_unlikely<callpath_key>();
+}
+
+// A function's name as a template argument: the frame then keeps no state
+// and the name's address is a link-time constant.
+template <std::size_t N>
+struct frame_name {
+    char value[N];
+    constexpr frame_name(const char (&s)[N]) {  // NOLINT: implicit, for shadow_frame<"name">
+        for (std::size_t i = 0; i < N; ++i) value[i] = s[i];
+    }
+};
 
 // RAII: this function is on the current task's shadow stack while in scope.
-// Off, entry and exit each cost one compare of callpath_gate: the frame
-// keeps no state (its name is a literal the compiler folds in), and the
-// exit pops only a stack whose top is this function, so a gate opened or
-// closed in between leaves the stacks consistent.
+// Off, entry and exit are each a no-op (a site of callpath_key), and the
+// slow paths are out of line. The exit pops only a stack whose top is this
+// function, so a gate opened or closed in between leaves the stacks
+// consistent.
+template <frame_name Name>
 class [[nodiscard]] shadow_frame {
 public:
-    explicit shadow_frame(const char* fn) : fn_(fn) {
-        if (callpaths_compiled && callpath_gate.load(std::memory_order_relaxed) != 0) [[unlikely]]
-            shadow_push_slow(fn_);
+    shadow_frame() {
+        if (callpath_gate_open()) [[unlikely]]
+            shadow_push_slow(Name.value);
     }
     ~shadow_frame() {
-        if (callpaths_compiled && callpath_gate.load(std::memory_order_relaxed) != 0) [[unlikely]]
-            shadow_pop_slow(fn_);
+        if (callpath_gate_open()) [[unlikely]]
+            shadow_pop_slow(Name.value);
     }
     shadow_frame(const shadow_frame&) = delete;
     shadow_frame& operator=(const shadow_frame&) = delete;
+};
+
+// The same, for a name chosen at run time (the x86 entry point of an irq).
+class [[nodiscard]] named_shadow_frame {
+public:
+    explicit named_shadow_frame(const char* fn) : fn_(fn) {
+        if (callpath_gate_open()) [[unlikely]]
+            shadow_push_slow(fn_);
+    }
+    ~named_shadow_frame() {
+        if (callpath_gate_open()) [[unlikely]]
+            shadow_pop_slow(fn_);
+    }
+    named_shadow_frame(const named_shadow_frame&) = delete;
+    named_shadow_frame& operator=(const named_shadow_frame&) = delete;
 
 private:
     const char* fn_;

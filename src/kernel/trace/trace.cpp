@@ -131,12 +131,15 @@ void trace_array::publish(kernel& k) {
     for (int c = 0; c < k.nr_cpus(); ++c) k.cpu(c).trace_mask = live;
     if ((live != 0) != holds_gate_) {
         holds_gate_ = live != 0;
-        trace_gate.fetch_add(holds_gate_ ? 1 : -1, std::memory_order_relaxed);
+        if (holds_gate_)
+            static_key_slow_inc(trace_key);
+        else
+            static_key_slow_dec(trace_key);
     }
 }
 
 trace_array::~trace_array() {
-    if (holds_gate_) trace_gate.fetch_sub(1, std::memory_order_relaxed);
+    if (holds_gate_) static_key_slow_dec(trace_key);
 }
 
 }  // namespace kp

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernel/jump_label.h"
 #include "kpreempt/time.h"
 
 namespace kp {
@@ -63,14 +64,13 @@ inline constexpr bool tracepoints_compiled = false;
 inline constexpr bool tracepoints_compiled = true;
 #endif
 
-// Process-wide gates, the role of Linux's static keys: non-zero while some
-// machine in this process has trace events live (trace_gate) or a call-path
-// counter attached (callpath_gate). A tracepoint tests its gate, a global
-// byte, before anything per CPU, so "all off" costs one compare; the
-// per-CPU masks still decide what is recorded.
-inline std::atomic<int> trace_gate{0};
-inline std::atomic<int> callpath_gate{0};
-inline bool trace_gate_open() { return trace_gate.load(std::memory_order_relaxed) != 0; }
+// Process-wide static keys (kernel/jump_label.h): on while some machine in
+// this process has trace events live (trace_key) or a call-path counter
+// attached (callpath_key). A tracepoint is a site of trace_key, a no-op
+// while it is off; the per-CPU masks then decide what is recorded.
+inline static_key_false trace_key;
+inline static_key_false callpath_key;
+[[gnu::always_inline]] inline bool trace_gate_open() { return static_branch_unlikely<trace_key>(); }
 
 inline constexpr int NR_TRACE_EVENTS = static_cast<int>(trace_event::nr_events);
 inline constexpr std::uint64_t trace_bit(trace_event e) { return std::uint64_t{1} << static_cast<int>(e); }
@@ -168,7 +168,7 @@ public:
 
 private:
     void publish(kernel& k);  // copy the live mask to every CPU
-    bool holds_gate_ = false;  // this machine keeps trace_gate open
+    bool holds_gate_ = false;  // this machine holds trace_key on
     std::uint64_t record_mask_ = 0;
     std::vector<std::unique_ptr<trace_ring>> rings_;
     std::vector<trace_probe*> probes_;
