@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "arch/host/host_machine.h"
 #include "arch/sim/sim_machine.h"
 #include "kernel/entry/entry.h"
 #include "kernel/fork.h"
@@ -51,6 +52,11 @@ struct task_spec {
     bool background = false;
 };
 
+// Create a task on machine `k` and make it runnable (or leave it stopped).
+task_struct& spawn_task(kernel& k, const task_spec& spec, std::function<void()> body);
+// A device line and its handler (hardirq context); throws on a taken line.
+void request_device_irq(kernel& k, int irq, std::string name, std::function<void()> handler);
+
 // A simulated machine with its kernel.
 class sim {
 public:
@@ -74,6 +80,30 @@ public:
 
 private:
     sim_machine machine_;
+};
+
+// The same kernel on the host's CPUs: vCPU threads, real time, real CPU
+// work (docs/host.md). Spawn the tasks, then run() once.
+class host {
+public:
+    explicit host(const kernel_config& cfg = {}) : machine_(cfg) {}
+    task_struct& spawn(const task_spec& spec, std::function<void()> body) {
+        return spawn_task(kern(), spec, std::move(body));
+    }
+    void request_irq(int irq, std::string name, std::function<void()> handler) {
+        request_device_irq(kern(), irq, std::move(name), std::move(handler));
+    }
+    // From any thread, or from a task: the line's interrupt, now.
+    void raise_irq(int irq) { machine_.raise_irq(irq); }
+    void set_observer(sched_observer* o) { machine_.kern().observer = o; }
+    host_machine::stop_reason run(nsec_t limit = secs(3600)) { return machine_.run(limit); }
+    nsec_t now() const { return machine_.now(); }
+    kernel& kern() { return machine_.kern(); }
+    host_machine& machine() { return machine_; }
+    const kernel_log& log() { return machine_.kern().log; }
+
+private:
+    host_machine machine_;
 };
 
 // CPU work of the current task, in its current mode (user or kernel).

@@ -10,27 +10,11 @@ sim::sim(const kernel_config& cfg) : machine_(cfg) {}
 sim::~sim() = default;
 
 task_struct& sim::spawn(const task_spec& spec, std::function<void()> body) {
-    task_params params;
-    params.name = spec.name;
-    params.policy = spec.policy;
-    params.nice = spec.nice;
-    params.rt_priority = spec.priority;
-    params.kthread = spec.kthread;
-    params.cpu = spec.cpu;
-    params.counts_as_live = !spec.background;
-    for (int c : spec.cpus) params.affinity.set(static_cast<std::size_t>(c));
-    task_struct& p = kernel_clone(kern(), params, std::move(body));
-    if (spec.start_stopped) leave_stopped(p);
-    else wake_up_new_task(p);
-    return p;
+    return spawn_task(kern(), spec, std::move(body));
 }
 
 void sim::request_irq(int irq, std::string name, std::function<void()> handler) {
-    const int err = kp::request_irq(kern(), irq, std::move(name), [h = std::move(handler)](int) {
-        h();
-        return irqreturn::handled;
-    });
-    if (err) throw std::invalid_argument("request_irq " + std::to_string(irq) + ": error " + std::to_string(err));
+    request_device_irq(kern(), irq, std::move(name), std::move(handler));
 }
 
 void sim::raise_irq(nsec_t at, int cpu, int irq) {

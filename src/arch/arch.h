@@ -21,6 +21,17 @@ enum class irq_vector : std::uint8_t {
     reschedule = 0xfd,
 };
 
+// The order in which pending system vectors are taken, highest vector first
+// (as x86's local APIC delivers them), and each one's bit in a machine's
+// pending mask.
+inline constexpr irq_vector vector_order[] = {irq_vector::reschedule, irq_vector::call_function,
+                                              irq_vector::call_function_single, irq_vector::local_timer};
+inline constexpr std::uint32_t vector_bit(irq_vector v) {
+    for (std::uint32_t i = 0; i < 4; ++i)
+        if (vector_order[i] == v) return 1u << i;
+    return 0;
+}
+
 class arch_machine {
 public:
     virtual ~arch_machine() = default;

@@ -90,9 +90,10 @@ public:
     void release_task_stack(task_struct& p);
     // Charge every CPU's time up to now (when the machine stops).
     void sync_accounting();
-    std::size_t nr_live_tasks() const { return live_tasks_; }  // created by kernel_clone, not yet dead
-    void task_created() { ++live_tasks_; }
-    void task_exited() { --live_tasks_; }
+    // Created by kernel_clone, not yet dead (read by a host machine's own thread).
+    std::size_t nr_live_tasks() const { return live_tasks_.load(std::memory_order_acquire); }
+    void task_created() { live_tasks_.fetch_add(1, std::memory_order_relaxed); }
+    void task_exited() { live_tasks_.fetch_sub(1, std::memory_order_release); }
 
     preempt_dynamic dyn;
     std::atomic<std::uint64_t> jiffies{0};
@@ -121,7 +122,7 @@ private:
     std::vector<std::unique_ptr<percpu>> cpus_;
     std::vector<std::unique_ptr<task_struct>> tasks_;
     std::vector<std::unique_ptr<mm_struct>> mms_;
-    std::size_t live_tasks_ = 0;
+    std::atomic<std::size_t> live_tasks_{0};
     int next_pid_ = 1;
 };
 

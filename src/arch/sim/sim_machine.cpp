@@ -13,17 +13,6 @@ void tick_setup_sched_timer(percpu& pc);
 
 namespace {
 
-// Bits of sim_cpu::pending_vectors, highest delivery priority first (x86
-// delivers the highest vector first).
-constexpr irq_vector vector_order[] = {irq_vector::reschedule, irq_vector::call_function,
-                                       irq_vector::call_function_single, irq_vector::local_timer};
-
-std::uint32_t vector_bit(irq_vector v) {
-    for (std::uint32_t i = 0; i < 4; ++i)
-        if (vector_order[i] == v) return 1u << i;
-    return 0;
-}
-
 // What a device event carries: the tag in the top byte, then a line
 // number or a source index.
 enum device_tag : std::uint64_t { tag_line = 0, tag_source = 1, tag_nmi = 2 };

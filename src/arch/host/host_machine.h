@@ -1,0 +1,96 @@
+// The host machine: the kernel core on real CPUs. Each virtual CPU is a
+// pthread (pinned to a host CPU where the host allows); tasks run on their
+// own mmap'ed stacks, switched by the same routine as on the simulated
+// machine. The clock is CLOCK_MONOTONIC; each vCPU's clockevent is a POSIX
+// timer (timer_create with SIGEV_THREAD_ID) that signals that vCPU's
+// thread; IPIs set the target's pending bits and signal it with tgkill; an
+// idle vCPU sleeps on a futex.
+//
+// Interrupt masking costs no system call: local_irq_disable sets the CPU's
+// soft flag (percpu::irqs_off), an interrupt that arrives meanwhile stays
+// pending, and enabling replays it, as powerpc's lazy interrupt disabling
+// does. The signal handler itself only marks interrupts pending.
+//
+// Where interrupts are taken (this stage, docs/host.md): at the points
+// where the simulated machine takes them, polled by the vCPU that runs the
+// code: inside burn() (CPU work spins on the thread's CPU-time clock and
+// checks for pending interrupts), when interrupts are enabled, in the idle
+// loop and while spinning on a lock. Code that runs without calling into
+// the kernel is not interrupted yet: preempting it asynchronously (a signal
+// that redirects the task into the kernel on its own stack) is the next
+// stage.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "arch/arch.h"
+#include "kpreempt/config.h"
+
+namespace kp {
+
+class kernel;
+
+class host_machine final : public arch_machine {
+public:
+    explicit host_machine(const kernel_config& cfg);
+    ~host_machine() override;
+    host_machine(const host_machine&) = delete;
+    host_machine& operator=(const host_machine&) = delete;
+
+    kernel& kern() { return *kernel_; }
+
+    enum class stop_reason { all_exited, time_limit };
+    // Start the vCPU threads and run until every task created by
+    // kernel_clone has exited or `limit` of real time has passed since the
+    // machine was made; then stop the vCPUs (tasks still running are left
+    // where they are, as the simulated machine leaves them) and join them.
+    stop_reason run(nsec_t limit);
+    // A device interrupt on line `irq`, from any thread: delivered to the
+    // line's CPU (irq_chip_set_affinity), or latched while the line is masked.
+    void raise_irq(int irq);
+
+    // arch_machine
+    nsec_t now() const override;
+    void set_next_event(int cpu, nsec_t expires) override;
+    void send_ipi(int cpu, irq_vector v) override;
+    void burn(nsec_t ns) override;
+    void cpu_idle() override;
+    void replay_masked_irqs() override;
+    void irq_chip_set_affinity(int irq, int cpu) override;
+    void irq_chip_mask(int irq) override;
+    void irq_chip_unmask(int irq) override;
+    void cpu_wait_event() override;
+    void cpu_send_event() override;
+    void switch_to(task_struct& prev, task_struct& next, bool prev_dies) override;
+
+    struct vcpu;  // host_vcpu.h
+
+private:
+    void vcpu_main(int cpu);
+    void deliver_pending();
+    bool deliverable() const;
+    void poll_stop();
+    void kick(int cpu);
+    void mark_line_pending(int cpu, int irq);
+
+    // The interrupt controller's view of a device line.
+    struct line {
+        int cpu = 0;
+        bool masked = false;
+        bool latched = false;  // arrived while masked
+    };
+
+    std::unique_ptr<kernel> kernel_;
+    std::vector<std::unique_ptr<vcpu>> vcpus_;
+    std::mutex lines_lock_;
+    std::vector<line> lines_;
+    std::int64_t epoch_ = 0;  // CLOCK_MONOTONIC at construction: now() counts from it
+    std::atomic<bool> booted_{false};
+    std::atomic<bool> stopping_{false};
+};
+
+}  // namespace kp

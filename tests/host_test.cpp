@@ -1,0 +1,146 @@
+// The host machine: the kernel core on vCPU threads in real time. These
+// tests assert properties (who ran first, that a task was preempted, that
+// everything finished), never durations.
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "kpreempt/kpreempt.h"
+#include "test_util.h"
+
+namespace kp {
+namespace {
+
+kernel_config host_config(int cpus, preempt_mode model) {
+    kernel_config cfg;
+    cfg.nr_cpus = cpus;
+    cfg.model = model;
+    return cfg;
+}
+
+TEST(Host, TwoUserModeBurnersShareOneVcpuByTickPreemption) {
+    host m(host_config(1, preempt_mode::none));
+    std::atomic<bool> a_done{false};
+    std::atomic<int> a_done_when_b_started{-1};
+    task_struct& a = m.spawn({.name = "a"}, [&] {
+        burn(msecs(20));
+        a_done.store(true);
+    });
+    task_struct& b = m.spawn({.name = "b"}, [&] {
+        a_done_when_b_started.store(a_done.load() ? 1 : 0);
+        burn(msecs(20));
+    });
+    EXPECT_EQ(m.run(secs(20)), host_machine::stop_reason::all_exited);
+    // User mode is preemptible under every model: a tick's return to user
+    // handed the CPU to b before a's 20 ms were done (EEVDF's slice is 3 ms).
+    EXPECT_EQ(a_done_when_b_started.load(), 0);
+    EXPECT_GT(a.nivcsw, 0u);
+    EXPECT_GE(b.first_run, 0);
+}
+
+// Task A spends 30 ms of CPU inside a syscall section; B is runnable beside
+// it on the same vCPU. Under NONE, B runs only once A has left the kernel;
+// under FULL, the tick preempts A inside the section.
+nsec_t b_first_run_after_section_end(preempt_mode model) {
+    host m(host_config(1, model));
+    std::atomic<nsec_t> section_end{-1};
+    m.spawn({.name = "a"}, [&] {
+        {
+            syscall_section sys;
+            burn(msecs(30));
+            section_end.store(this_kernel().arch().now());
+        }
+    });
+    task_struct& b = m.spawn({.name = "b"}, [] { burn(msecs(1)); });
+    EXPECT_EQ(m.run(secs(20)), host_machine::stop_reason::all_exited);
+    return b.first_run - section_end.load();
+}
+
+TEST(Host, KernelModeIsNotPreemptedUnderNoneButIsUnderFull) {
+    EXPECT_GE(b_first_run_after_section_end(preempt_mode::none), 0);
+    EXPECT_LT(b_first_run_after_section_end(preempt_mode::full), 0);
+}
+
+TEST(Host, SleepsWakeOnTheTimerAndTasksSpreadOverVcpus) {
+    host m(host_config(2, preempt_mode::full));
+    std::atomic<int> done{0};
+    for (int i = 0; i < 4; ++i) {
+        m.spawn({.name = "s" + std::to_string(i), .cpu = i % 2}, [&] {
+            for (int j = 0; j < 5; ++j) {
+                burn(usecs(200));
+                syscall_section sys;
+                msleep(2);
+            }
+            done.fetch_add(1);
+        });
+    }
+    EXPECT_EQ(m.run(secs(20)), host_machine::stop_reason::all_exited);
+    EXPECT_EQ(done.load(), 4);
+}
+
+TEST(Host, TimeLimitStopsTasksThatNeverEnd) {
+    host m(host_config(2, preempt_mode::full));
+    m.spawn({.name = "forever"}, [] {
+        for (;;) burn(msecs(1));
+    });
+    EXPECT_EQ(m.run(msecs(50)), host_machine::stop_reason::time_limit);
+}
+
+// The seed notes' diagram on one real vCPU. The device interrupt is raised
+// by TaskA itself in the middle of its third syscall chunk, so that where it
+// lands does not depend on the host's timing: full takes TaskB at that irq's
+// return, voluntary at the chunk's might_sleep(), none at the return to
+// user after the last chunk. "When" TaskB first runs is measured in TaskA's
+// own progress (half-chunks done), which real time's noise cannot reorder.
+struct host_diagram {
+    int a_progress_at_b;  // TaskA's half-chunks done when TaskB first ran
+    preempt_point point;  // how TaskA lost the CPU to TaskB
+};
+
+host_diagram run_host_diagram(preempt_mode model) {
+    host m(host_config(1, model));
+    switch_recorder rec;  // one vCPU: one thread calls it
+    m.set_observer(&rec);
+    std::atomic<int> progress{0};
+    std::atomic<int> progress_at_b{-1};
+    task_struct& b = m.spawn({.name = "TaskB", .policy = sched_policy::fifo, .priority = 50, .start_stopped = true},
+                             [&] {
+                                 progress_at_b.store(progress.load());
+                                 burn(msecs(2));
+                             });
+    m.spawn({.name = "TaskA"}, [&] {
+        burn(msecs(1));
+        syscall_section sys;
+        for (int i = 0; i < 10; ++i) {
+            burn(usecs(500));
+            progress.fetch_add(1);
+            if (i == 2) m.raise_irq(1);
+            burn(usecs(500));
+            progress.fetch_add(1);
+            might_sleep();
+        }
+    });
+    m.request_irq(1, "dev", [&b] {
+        burn(usecs(100));
+        wake_up_process(b);
+    });
+    EXPECT_EQ(m.run(secs(20)), host_machine::stop_reason::all_exited);
+    const switch_record* to_b = rec.first_switch_to(b.pid);
+    EXPECT_NE(to_b, nullptr);
+    return {progress_at_b.load(), to_b ? to_b->point : preempt_point::none};
+}
+
+TEST(Host, SeedDiagramTaskBRunsInTheModelsOrder) {
+    const host_diagram full = run_host_diagram(preempt_mode::full);
+    const host_diagram voluntary = run_host_diagram(preempt_mode::voluntary);
+    const host_diagram none = run_host_diagram(preempt_mode::none);
+    EXPECT_EQ(full.point, preempt_point::irq_exit);
+    EXPECT_EQ(voluntary.point, preempt_point::might_resched);
+    EXPECT_EQ(none.point, preempt_point::return_to_user);
+    EXPECT_EQ(full.a_progress_at_b, 5);        // inside the third chunk
+    EXPECT_EQ(voluntary.a_progress_at_b, 6);   // at its end
+    EXPECT_EQ(none.a_progress_at_b, 20);       // after the syscall
+}
+
+}  // namespace
+}  // namespace kp
