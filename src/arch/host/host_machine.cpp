@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -130,6 +131,7 @@ host_machine::~host_machine() {
     }
     for (auto& v : vcpus_)
         if (v->thread.joinable()) v->thread.join();
+    if (device_thread_.joinable()) device_thread_.join();
 }
 
 nsec_t host_machine::now() const { return monotonic_ns() - epoch_; }
@@ -138,6 +140,7 @@ host_machine::stop_reason host_machine::run(nsec_t limit) {
     if (booted_.exchange(true)) throw std::logic_error("kpreempt host: a host machine runs once");
     for (int cpu = 0; cpu < static_cast<int>(vcpus_.size()); ++cpu)
         vcpus_[static_cast<std::size_t>(cpu)]->thread = std::thread([this, cpu] { vcpu_main(cpu); });
+    if (!devices_.empty()) device_thread_ = std::thread([this] { device_main(); });
     // The machine's own thread only watches: every 100 us, whether the
     // tasks are done or the time is up.
     stop_reason why = stop_reason::time_limit;
@@ -152,6 +155,7 @@ host_machine::stop_reason host_machine::run(nsec_t limit) {
     stopping_.store(true);
     for (int cpu = 0; cpu < static_cast<int>(vcpus_.size()); ++cpu) kick(cpu);
     for (auto& v : vcpus_) v->thread.join();
+    if (device_thread_.joinable()) device_thread_.join();
     kernel_->sync_accounting();
     return why;
 }
@@ -311,6 +315,31 @@ void host_machine::cpu_wait_event() {
 
 // The spinners poll the lock word; nothing to signal.
 void host_machine::cpu_send_event() {}
+
+void host_machine::attach_device(int irq, const irq_arrivals& arrivals) {
+    assert(irq >= 0 && irq < NR_IRQS && !booted_.load());
+    devices_.push_back({irq, arrival_stream(arrivals, 0)});
+}
+
+// The device thread: sleep to the earliest next arrival, raise it, step
+// that source. Sleeps are at most 1 ms, to notice the machine stopping.
+void host_machine::device_main() {
+    for (;;) {
+        device* first = nullptr;
+        for (device& d : devices_)
+            if (!first || d.arrivals.next() < first->arrivals.next()) first = &d;
+        const nsec_t at = first->arrivals.next();
+        if (at == KTIME_MAX) return;
+        while (!stopping_.load(std::memory_order_relaxed) && now() < at) {
+            const std::int64_t until = epoch_ + std::min(at, now() + msecs(1));
+            const timespec ts{static_cast<time_t>(until / 1'000'000'000), static_cast<long>(until % 1'000'000'000)};
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+        }
+        if (stopping_.load(std::memory_order_relaxed)) return;
+        raise_irq(first->irq);
+        first->arrivals.advance();
+    }
+}
 
 void host_machine::raise_irq(int irq) {
     assert(irq >= 0 && irq < NR_IRQS);

@@ -25,9 +25,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "arch/arch.h"
+#include "kpreempt/arrivals.h"
 #include "kpreempt/config.h"
 
 namespace kp {
@@ -52,6 +54,9 @@ public:
     // A device interrupt on line `irq`, from any thread: delivered to the
     // line's CPU (irq_chip_set_affinity), or latched while the line is masked.
     void raise_irq(int irq);
+    // A device on line `irq` that fires on its own (before run()): the
+    // machine's device thread raises it at each arrival, in real time.
+    void attach_device(int irq, const irq_arrivals& arrivals);
 
     // arch_machine
     nsec_t now() const override;
@@ -71,6 +76,7 @@ public:
 
 private:
     void vcpu_main(int cpu);
+    void device_main();
     void deliver_pending();
     bool deliverable() const;
     void poll_stop();
@@ -86,6 +92,12 @@ private:
 
     std::unique_ptr<kernel> kernel_;
     std::vector<std::unique_ptr<vcpu>> vcpus_;
+    struct device {
+        int irq;
+        arrival_stream arrivals;
+    };
+    std::vector<device> devices_;
+    std::thread device_thread_;
     std::mutex lines_lock_;
     std::vector<line> lines_;
     std::int64_t epoch_ = 0;  // CLOCK_MONOTONIC at construction: now() counts from it

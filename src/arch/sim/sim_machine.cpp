@@ -42,13 +42,13 @@ void sim_machine::raise_nmi(nsec_t at, int cpu) {
 
 void sim_machine::attach_device(int irq, const irq_arrivals& arrivals) {
     assert(irq >= 0 && irq < NR_IRQS);
-    sources_.push_back({arrivals, irq, 0, std::mt19937_64(arrivals.seed), std::max(arrivals.start, now_), 0});
+    sources_.push_back({arrival_stream(arrivals, now_), irq, 0});
     post_source(sources_.size() - 1);
 }
 
 void sim_machine::attach_nmi_source(int cpu, const irq_arrivals& arrivals) {
     assert(cpu >= 0 && cpu < kernel_->nr_cpus());
-    sources_.push_back({arrivals, -1, cpu, std::mt19937_64(arrivals.seed), std::max(arrivals.start, now_), 0});
+    sources_.push_back({arrival_stream(arrivals, now_), -1, cpu});
     post_source(sources_.size() - 1);
 }
 
@@ -56,8 +56,8 @@ void sim_machine::attach_nmi_source(int cpu, const irq_arrivals& arrivals) {
 // for minutes costs one queued event, not millions).
 void sim_machine::post_source(std::size_t index) {
     const sim_source& s = sources_[index];
-    const nsec_t at = s.burst_start + s.burst_index * s.a.burst_gap;
-    if (at > s.a.stop) return;
+    const nsec_t at = s.arrivals.next();
+    if (at == KTIME_MAX) return;
     const int cpu = s.irq >= 0 ? lines_[static_cast<std::size_t>(s.irq)].cpu : s.cpu;
     events_queue_.post_device(cpu, at, device_arg(tag_source, index));
 }
@@ -65,15 +65,7 @@ void sim_machine::post_source(std::size_t index) {
 // The source fired: deliver, then step to its next arrival.
 void sim_machine::source_fired(std::size_t index) {
     sim_source& s = sources_[index];
-    if (++s.burst_index >= s.a.burst) {
-        s.burst_index = 0;
-        if (s.a.period > 0) {
-            s.burst_start += s.a.period;
-        } else {
-            std::exponential_distribution<double> gap(s.a.rate_hz > 0 ? s.a.rate_hz / 1e9 : 1.0);
-            s.burst_start += std::max<nsec_t>(1, static_cast<nsec_t>(gap(s.rng)));
-        }
-    }
+    s.arrivals.advance();
     const int irq = s.irq;
     const int nmi_cpu = s.cpu;
     post_source(index);

@@ -18,7 +18,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <vector>
 
 #include "arch/arch.h"
@@ -100,12 +99,9 @@ private:
 
     // An arrival process: a device line, or NMIs on one CPU.
     struct sim_source {
-        irq_arrivals a;
+        arrival_stream arrivals;
         int irq = -1;  // -1: NMIs
         int cpu = 0;   // NMIs: their CPU
-        std::mt19937_64 rng;
-        nsec_t burst_start = 0;  // the current period or Poisson event
-        int burst_index = 0;
     };
 
     stop_reason run_events(nsec_t limit);
