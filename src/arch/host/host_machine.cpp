@@ -17,6 +17,7 @@
 #include <system_error>
 #include <thread>
 
+#include "arch/host/async_entry.h"
 #include "arch/stack.h"
 #include "kernel/irq/irq.h"
 #include "kernel/kernel.h"
@@ -24,6 +25,7 @@
 namespace kp {
 
 void tick_setup_sched_timer(percpu& pc);
+void async_irq_entry(void* machine);
 
 // One virtual CPU: its thread, its clockevent and its pending interrupts.
 // The pending masks are written by any thread (IPIs, the timer signal) and
@@ -39,6 +41,10 @@ struct host_machine::vcpu {
     std::atomic<std::uint64_t> pending_lines{0};  // device lines 0..63
     std::atomic<std::uint32_t> wake_seq{0};       // futex word of the idle wait
     std::atomic<bool> idle{false};
+    bool in_tasks = false;  // on a task's stack (not the thread's own)
+    timer_t retry_timer{};  // asks again after a preemption was deferred
+    bool retry_timer_made = false;
+    host_machine* machine = nullptr;
     stack_context loop_ctx;  // the thread's own stack, to leave the CPU on stop
 };
 
@@ -77,7 +83,53 @@ void cpu_relax() { __builtin_ia32_pause(); }
 // The clockevent fired (or an IPI's signal came): a timer whose expiry has
 // passed becomes a pending local-timer interrupt. Async-signal-safe: atomics
 // and clock_gettime only.
-void kick_handler(int, siginfo_t*, void*) {
+// The kernel core's code (src/arch/host/kp_text.ld); weak, for a program
+// linked without the script: then every pc counts as the core's.
+extern "C" char __kp_text_start[] __attribute__((weak));
+extern "C" char __kp_text_end[] __attribute__((weak));
+
+bool in_core_text(std::uintptr_t pc) {
+    if (!__kp_text_start) return true;
+    return pc >= reinterpret_cast<std::uintptr_t>(__kp_text_start) && pc < reinterpret_cast<std::uintptr_t>(__kp_text_end);
+}
+
+// Ask again in 50 us (Go retries its preemption requests the same way).
+void arm_retry(host_machine::vcpu& v) {
+    if (!v.retry_timer_made) return;
+    itimerspec its{};
+    its.it_value.tv_nsec = 50'000;
+    timer_settime(v.retry_timer, 0, &its, nullptr);
+}
+
+// Where the signal found the vCPU decides whether the pending interrupts
+// are taken now, on the interrupted task's own stack (async_redirect), or
+// at the next point where the vCPU polls:
+//   - interrupts masked (soft flag): local_irq_enable replays them;
+//   - preemption disabled: the next preempt_enable, and the retry;
+//   - the idle task, or the vCPU on its own stack: it polls;
+//   - the core's own code (.kp_text): its next poll point, or the retry;
+//   - outside the main program (libc, ld.so, the vDSO...): code that may
+//     hold a lock of the OS thread: the retry.
+// Only a task's own code with preemption and interrupts enabled is
+// redirected. The redirected entry disables migration until it returns, so
+// the task resumes on this vCPU: code interrupted between loading a per-CPU
+// pointer and using it finds the same CPU (docs/host.md).
+
+void maybe_redirect(host_machine::vcpu& v, ucontext_t* uc) {
+    if (!v.in_tasks) return;
+    if (v.pending_vectors.load(std::memory_order_relaxed) == 0 &&
+        v.pending_lines.load(std::memory_order_relaxed) == 0 && !v.machine->stopping())
+        return;
+    const percpu& pc = *this_cpu_ptr;
+    if (pc.irqs_off.load(std::memory_order_relaxed) || pc.current_task->is_idle()) return;
+    if (pc.preempt_count.count() != 0 || in_core_text(interrupted_pc(uc)) || !async_safe_pc(uc)) {
+        arm_retry(v);
+        return;
+    }
+    if (!async_redirect(uc, async_irq_entry, v.machine)) arm_retry(v);
+}
+
+void kick_handler(int, siginfo_t*, void* ucv) {
     host_machine::vcpu* v = this_vcpu;
     if (!v) return;
     const int saved_errno = errno;
@@ -89,6 +141,7 @@ void kick_handler(int, siginfo_t*, void*) {
         // new value and return.
         v->wake_seq.fetch_add(1, std::memory_order_release);
     }
+    maybe_redirect(*v, static_cast<ucontext_t*>(ucv));
     errno = saved_errno;
 }
 
@@ -115,12 +168,14 @@ void pin_to_host_cpu(int cpu) {
 }  // namespace
 
 host_machine::host_machine(const kernel_config& cfg) : epoch_(monotonic_ns()) {
+    async_entry_init();
     install_kick_handler();
     kernel_ = std::make_unique<kernel>(cfg, *this);
     lines_.resize(NR_IRQS);
     for (int cpu = 0; cpu < cfg.nr_cpus; ++cpu) {
         vcpus_.push_back(std::make_unique<vcpu>());
         vcpus_.back()->cpu = cpu;
+        vcpus_.back()->machine = this;
     }
 }
 
@@ -174,11 +229,15 @@ void host_machine::vcpu_main(int cpu) {
     sev.sigev_signo = kick_signal();
     sev._sigev_un._tid = v.tid.load();
     v.timer_made = timer_create(CLOCK_MONOTONIC, &sev, &v.timer) == 0;
+    v.retry_timer_made = timer_create(CLOCK_MONOTONIC, &sev, &v.retry_timer) == 0;
     stack_context_of_this_thread(v.loop_ctx);
     tick_setup_sched_timer(pc);
+    v.in_tasks = true;
     stack_switch(v.loop_ctx, pc.current_task->ctx);
+    v.in_tasks = false;
     // Stopped: the task that ran is left where it was.
     if (v.timer_made) timer_delete(v.timer);
+    if (v.retry_timer_made) timer_delete(v.retry_timer);
     this_cpu_ptr = nullptr;
     this_vcpu = nullptr;
 }
@@ -374,8 +433,24 @@ void host_machine::irq_chip_unmask(int irq) {
     mark_line_pending(l.cpu, irq);
 }
 
+// errno is the vCPU thread's (glibc keeps it in thread-local storage); each
+// task keeps its own across a switch, as a register would be kept.
 void host_machine::switch_to(task_struct& prev, task_struct& next, bool prev_dies) {
+    const int saved_errno = errno;
     stack_switch(prev.ctx, next.ctx, prev_dies ? switch_kind::from_dies : switch_kind::keep_from);
+    errno = saved_errno;
 }
+
+// The redirected call: the pending interrupts, taken on the task's stack as
+// if the CPU had taken them at the interrupted instruction.
+void async_irq_entry(void* machine) {
+    static_cast<host_machine*>(machine)->poll_stop();
+    task_struct& t = current();
+    ++t.migration_disabled;
+    static_cast<host_machine*>(machine)->take_pending_irqs();
+    --t.migration_disabled;
+}
+
+void host_machine::take_pending_irqs() { deliver_pending(); }
 
 }  // namespace kp

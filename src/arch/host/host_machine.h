@@ -72,14 +72,18 @@ public:
     void cpu_send_event() override;
     void switch_to(task_struct& prev, task_struct& next, bool prev_dies) override;
 
-    struct vcpu;  // host_vcpu.h
+    struct vcpu;  // host_machine.cpp
+    // Take the calling vCPU's pending interrupts (the asynchronous entry).
+    void take_pending_irqs();
+    // The machine is stopping: the calling vCPU leaves its task for good.
+    bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
+    void poll_stop();
 
 private:
     void vcpu_main(int cpu);
     void device_main();
     void deliver_pending();
     bool deliverable() const;
-    void poll_stop();
     void kick(int cpu);
     void mark_line_pending(int cpu, int irq);
 

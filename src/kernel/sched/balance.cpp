@@ -15,7 +15,7 @@ constexpr int balance_interval_ticks = 4;
 // A queued task on `src` that may move to `dst_cpu` (not running there).
 task_struct* detachable_task(rq& src, int dst_cpu) {
     auto movable = [&](task_struct* p) {
-        return p != src.curr && p->cpus_mask.test(static_cast<std::size_t>(dst_cpu));
+        return p != src.curr && !p->migration_disabled && p->cpus_mask.test(static_cast<std::size_t>(dst_cpu));
     };
     for (std::size_t prio = src.rt.bitmap._Find_first(); prio < MAX_RT_PRIO; prio = src.rt.bitmap._Find_next(prio))
         for (task_struct* p : src.rt.queue[prio])

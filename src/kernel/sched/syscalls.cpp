@@ -60,7 +60,9 @@ void sched_setscheduler(task_struct& p, sched_policy policy, int prio_or_nice) {
 }
 
 void migrate_if_disallowed(task_struct& p) {
-    if (p.cpus_mask.test(static_cast<std::size_t>(p.cpu))) return;
+    // Under migrate_disable the task stays; its next pass through
+    // __schedule after migrate_enable moves it.
+    if (p.cpus_mask.test(static_cast<std::size_t>(p.cpu)) || p.migration_disabled) return;
     irq_guard irqs_off;
     rq& src = cpu_rq(*p.k, p.cpu);
     const int dst_cpu = select_task_rq(p, p.cpu, 0);

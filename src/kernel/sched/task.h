@@ -115,6 +115,10 @@ struct task_struct {
     int cpu = 0;            // task_cpu()
     int wake_cpu = 0;
     cpumask cpus_mask;
+    // migrate_disable() depth: the balancer and affinity changes leave the
+    // task on its CPU while non-zero (a host task preempted asynchronously
+    // holds it until it resumes: docs/host.md).
+    std::uint16_t migration_disabled = 0;
     int nr_cpus_allowed = 0;
     std::uint64_t seq_in_rq = 0;  // FIFO order inside a class queue
     // Counted in kernel::nr_live_tasks(), the machine's "all tasks exited"
