@@ -47,6 +47,27 @@ TEST(FairWeights, SpawnedTaskCarriesItsWeightAndPrio) {
     EXPECT_EQ(p.prio, 125);
 }
 
+// Two CPU hogs on one CPU: the first switch comes at the first tick after
+// the running one's first request is used up, half a slice for a new task
+// (PLACE_DEADLINE_INITIAL): 0.35 ms by default (the 1 ms tick), 2.25 ms
+// with base_slice set to 4.5 ms (the 3 ms tick).
+nsec_t first_switch_between_hogs(nsec_t base_slice) {
+    sim m({.nr_cpus = 1, .base_slice = base_slice});
+    switch_recorder rec;
+    m.set_observer(&rec);
+    task_struct& a = m.spawn({.name = "a"}, [] { burn(msecs(20)); });
+    task_struct& b = m.spawn({.name = "b"}, [] { burn(msecs(20)); });
+    m.run(secs(1));
+    for (const switch_record& s : rec.switches)
+        if (s.prev_pid == a.pid && s.next_pid == b.pid) return s.time;
+    return -1;
+}
+
+TEST(FairSlice, BaseSliceIsTheMachinesSysctl) {
+    EXPECT_EQ(first_switch_between_hogs(0), msecs(1));
+    EXPECT_EQ(first_switch_between_hogs(usecs(4500)), msecs(3));
+}
+
 // CPU-bound tasks of the given nice levels on one CPU for 1 s of virtual
 // time; returns each one's user time.
 std::vector<nsec_t> shares(const std::vector<int>& nices) {

@@ -33,6 +33,9 @@ struct kernel_config {
     // every softirq but HI and TASKLET to it. Off: 6.12's behaviour.
     bool ksoftirqd_defer = false;
     std::size_t stack_size = 256 * 1024;  // per task, plus a guard page
+    // EEVDF's base slice (sysctl_sched_base_slice, debugfs base_slice_ns);
+    // 0: Linux's default, 0.7 ms x (1 + ilog2(min(CPUs, 8))).
+    nsec_t base_slice = 0;
 };
 
 }  // namespace kp

@@ -50,8 +50,10 @@ std::int64_t calc_delta_fair(nsec_t delta, const sched_entity& se) {
     return div_s128(static_cast<s128>(delta) * NICE_0_LOAD, se.weight);
 }
 
-// sysctl_sched_base_slice: 0.7 ms x (1 + ilog2(min(cpus, 8))).
+// sysctl_sched_base_slice: 0.7 ms x (1 + ilog2(min(cpus, 8))), unless the
+// machine sets it (/sys/kernel/debug/sched/base_slice_ns).
 nsec_t base_slice(const rq& rq) {
+    if (rq.k->config().base_slice > 0) return rq.k->config().base_slice;
     int n = std::min(rq.k->nr_cpus(), 8);
     int factor = 1;
     while (n > 1) {
