@@ -12,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "kernel/percpu_var.h"
 #include "kpreempt/kpreempt.h"
 
 namespace kp {
@@ -152,6 +153,29 @@ TEST(HostPreempt, MallocAndNewUnderPreemptionForTenSeconds) {
     std::uint64_t preempted = 0;
     for (task_struct* t : tasks) preempted += t->nivcsw;
     EXPECT_GT(preempted, 8u);
+}
+
+// Per-CPU counters under preemption and migration, on 2 vCPUs: every
+// increment is counted once, on the CPU that made it. A plain counter in a
+// thread_local would be the vCPU's too, but touched without preemption
+// disabled it could be switched away from between its load and its store.
+TEST(HostPreempt, PerCpuVariablesKeepEveryIncrement) {
+    host m(host_config(2, preempt_mode::full, 10000));
+    per_cpu<long> counter;
+    constexpr int tasks = 4;
+    constexpr long per_task = 200'000;
+    for (int k = 0; k < tasks; ++k) {
+        m.spawn({.name = "inc" + std::to_string(k), .cpu = k % 2}, [&] {
+            for (long i = 0; i < per_task; ++i) {
+                auto c = counter.get_cpu_var();
+                ++*c;
+            }
+        });
+    }
+    EXPECT_EQ(m.run(secs(60)), host_machine::stop_reason::all_exited);
+    EXPECT_EQ(counter.on(0) + counter.on(1), tasks * per_task);
+    EXPECT_GT(counter.on(0), 0);
+    EXPECT_GT(counter.on(1), 0);
 }
 
 }  // namespace

@@ -11,14 +11,11 @@
 // pending, and enabling replays it, as powerpc's lazy interrupt disabling
 // does. The signal handler itself only marks interrupts pending.
 //
-// Where interrupts are taken (this stage, docs/host.md): at the points
-// where the simulated machine takes them, polled by the vCPU that runs the
-// code: inside burn() (CPU work spins on the thread's CPU-time clock and
-// checks for pending interrupts), when interrupts are enabled, in the idle
-// loop and while spinning on a lock. Code that runs without calling into
-// the kernel is not interrupted yet: preempting it asynchronously (a signal
-// that redirects the task into the kernel on its own stack) is the next
-// stage.
+// Where interrupts are taken (docs/host.md): at the points where the
+// simulated machine takes them, polled by the vCPU (burn(), enabling
+// interrupts, idle, lock spins), and, for a task's own code that never
+// calls the kernel, asynchronously: the signal redirects the task into the
+// kernel on its own stack (async_entry.h) at a safe point.
 #pragma once
 
 #include <atomic>
