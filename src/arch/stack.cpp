@@ -4,9 +4,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <new>
 
 #if KP_SANITIZE
@@ -27,7 +30,105 @@ std::size_t page_size() {
 }
 }  // namespace
 
-task_stack::task_stack(std::size_t usable_bytes) {
+// ---- the guard-page registry ----------------------------------------------
+//
+// Which task owns the guard page at an address, for the SIGSEGV handler
+// (arch/fault.cpp). The handler may run on any thread at any moment, so the
+// lookup takes no lock and allocates nothing: it scans slots with atomic
+// loads. Slots live in chunks that are never freed (the registry only grows
+// to the most stacks ever alive at once), so a lookup racing with a stack's
+// destruction on another thread reads a stale or cleared slot, never freed
+// memory. Creating and destroying stacks take a mutex. This is the one
+// process-wide table of the arch layer: a signal handler has no machine to
+// ask, and a fault address may belong to any machine's task.
+
+struct guard_slot {
+    std::atomic<std::uintptr_t> guard{0};  // the guard page; 0 while the slot is free
+    guard_hit owner;                        // written before guard is published
+    guard_slot* next_free = nullptr;        // under the registry's mutex
+};
+
+namespace {
+
+struct guard_chunk {
+    static constexpr std::size_t nr_slots = 256;
+    guard_slot slots[nr_slots];
+    std::atomic<guard_chunk*> next{nullptr};
+};
+
+class guard_registry {
+public:
+    guard_slot* add(const guard_hit& owner) {
+        std::lock_guard lock(mu_);
+        guard_slot* s = free_;
+        if (s != nullptr) {
+            free_ = s->next_free;
+        } else {
+            if (used_in_last_ == guard_chunk::nr_slots) {
+                auto* c = new guard_chunk;  // never freed; reachable from first_
+                last_->next.store(c, std::memory_order_release);
+                last_ = c;
+                used_in_last_ = 0;
+            }
+            s = &last_->slots[used_in_last_++];
+        }
+        s->owner = owner;
+        s->guard.store(owner.guard, std::memory_order_release);
+        return s;
+    }
+
+    void remove(guard_slot* s) {
+        std::lock_guard lock(mu_);
+        s->guard.store(0, std::memory_order_release);
+        s->next_free = free_;
+        free_ = s;
+    }
+
+    bool find(std::uintptr_t addr, std::size_t above, guard_hit& hit) const noexcept {
+        for (const guard_chunk* c = &first_; c != nullptr; c = c->next.load(std::memory_order_acquire)) {
+            for (const guard_slot& s : c->slots) {
+                const std::uintptr_t g = s.guard.load(std::memory_order_acquire);
+                if (g == 0 || addr < g || addr >= s.owner.bottom + above) continue;
+                hit = s.owner;
+                hit.comm[sizeof hit.comm - 1] = '\0';  // a slot reused meanwhile may be torn
+                return true;
+            }
+        }
+        return false;
+    }
+
+private:
+    std::mutex mu_;
+    guard_chunk first_;
+    guard_chunk* last_ = &first_;
+    std::size_t used_in_last_ = 0;
+    guard_slot* free_ = nullptr;
+};
+
+// Constant-initialized: usable before any dynamic initializer runs.
+constinit guard_registry registry;
+
+guard_hit make_owner(std::uintptr_t guard, std::uintptr_t bottom, std::size_t size, const stack_owner& owner) {
+    guard_hit h;
+    h.guard = guard;
+    h.bottom = bottom;
+    h.top = bottom + size;
+    h.pid = owner.pid;
+    const std::size_t n = std::min(owner.comm.size(), sizeof h.comm - 1);
+    std::memcpy(h.comm, owner.comm.data(), n);
+    h.comm[n] = '\0';
+    return h;
+}
+
+}  // namespace
+
+bool stack_guard_lookup(const void* addr, guard_hit& hit, std::size_t above) noexcept {
+    return registry.find(reinterpret_cast<std::uintptr_t>(addr), above, hit);
+}
+
+// ---- task stacks ------------------------------------------------------------
+
+task_stack::task_stack(std::size_t usable_bytes, const stack_owner& owner) {
     const std::size_t ps = page_size();
     size_ = (usable_bytes + ps - 1) / ps * ps;
     map_size_ = size_ + ps;
@@ -39,9 +140,17 @@ task_stack::task_stack(std::size_t usable_bytes) {
         throw std::bad_alloc();
     }
     bottom_ = static_cast<char*>(map_) + ps;
+    try {
+        slot_ = registry.add(make_owner(reinterpret_cast<std::uintptr_t>(map_),
+                                        reinterpret_cast<std::uintptr_t>(bottom_), size_, owner));
+    } catch (...) {
+        munmap(map_, map_size_);
+        throw;
+    }
 }
 
 task_stack::~task_stack() {
+    registry.remove(slot_);  // before the pages go: a new mapping may reuse them
 #if KP_SANITIZE
     // A task still switched out when its machine is destroyed leaves its
     // frames' redzones poisoned; a later mmap may reuse these addresses.

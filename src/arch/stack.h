@@ -1,11 +1,39 @@
 // Task stacks and the stack switch: the part of switch_to that every machine
 // shares. A stack is mmap'ed with a PROT_NONE guard page below it, so that an
-// overflow faults instead of silently corrupting a neighbour.
+// overflow faults instead of silently corrupting a neighbour; every guard
+// page is registered with its owner's name for the fault handler
+// (arch/fault.h, docs/faults.md).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <string_view>
 
 namespace kp {
+
+// Who runs on a stack, as the overflow report names it: comm and pid.
+struct stack_owner {
+    std::string_view comm;  // at most TASK_COMM_LEN - 1 = 15 characters are kept
+    int pid = 0;
+};
+
+// What the guard-page registry knows of one stack (a copy: the stack may be
+// freed meanwhile by another thread).
+struct guard_hit {
+    std::uintptr_t guard = 0;     // the guard page's first byte
+    std::uintptr_t bottom = 0;    // the usable stack: [bottom, top)
+    std::uintptr_t top = 0;
+    int pid = 0;
+    char comm[16] = {};           // NUL-terminated
+};
+
+// Whether addr lies in the guard page of a live task stack, or less than
+// `above` bytes above it (the stack's lowest bytes); if so, fills hit.
+// Async-signal-safe: no lock, no allocation, only atomic loads of slots that
+// are never freed.
+bool stack_guard_lookup(const void* addr, guard_hit& hit, std::size_t above = 0) noexcept;
+
+struct guard_slot;
 
 // One saved execution context: a stack and the stack pointer saved in it.
 struct stack_context {
@@ -18,7 +46,8 @@ struct stack_context {
 // An owned, guarded stack.
 class task_stack {
 public:
-    explicit task_stack(std::size_t usable_bytes);
+    // Registers the guard page under `owner` until the destructor.
+    explicit task_stack(std::size_t usable_bytes, const stack_owner& owner = {});
     ~task_stack();
     task_stack(const task_stack&) = delete;
     task_stack& operator=(const task_stack&) = delete;
@@ -40,6 +69,7 @@ private:
     std::size_t map_size_ = 0;
     void* bottom_ = nullptr;
     std::size_t size_ = 0;
+    guard_slot* slot_ = nullptr;  // this stack's entry in the guard-page registry
 };
 
 // Make ctx start in entry(arg) on its first switch-in. entry must not return.

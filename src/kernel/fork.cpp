@@ -1,8 +1,15 @@
 #include "kernel/fork.h"
 
-#include <exception>
-#include <stdexcept>
+#include <cxxabi.h>
 
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <typeinfo>
+
+#include "arch/fault.h"
 #include "kernel/debug/debug.h"
 #include "kernel/entry/entry.h"
 #include "kernel/preempt/preempt.h"
@@ -16,10 +23,39 @@ namespace kp {
 
 namespace {
 
+// The type of the exception being handled, demangled ("int", "my::error").
+std::string current_exception_type() {
+    const std::type_info* t = abi::__cxa_current_exception_type();
+    if (t == nullptr) return "unknown";
+    int status = 0;
+    std::unique_ptr<char, decltype(&std::free)> name(abi::__cxa_demangle(t->name(), nullptr, nullptr, &status),
+                                                     &std::free);
+    return status == 0 && name ? name.get() : t->name();
+}
+
+// An exception escaping a task body ends that task, as an oops in process
+// context ends the task (make_task_dead) and the machine goes on; the
+// report names the task (docs/faults.md). It must be caught here in any
+// case: below this frame is kp_stack_trampoline, which no exception may
+// cross. noexcept: if the report itself throws, std::terminate.
+void run_body(task_struct& self) noexcept {
+    try {
+        self.body();
+    } catch (const std::exception& e) {
+        printk(log_level::err, "kpreempt: task %s[%d] ended by an uncaught exception: %s", self.comm.c_str(),
+               self.pid, e.what());
+    } catch (...) {
+        printk(log_level::err, "kpreempt: task %s[%d] ended by an uncaught exception of type %s",
+               self.comm.c_str(), self.pid, current_exception_type().c_str());
+    }
+}
+
 // First code of every task: finish the switch that brought us here, return
-// to user mode (ret_from_fork), run the body, exit.
+// to user mode (ret_from_fork), run the body, exit. The thread under us gets
+// its fault handling (an alternate signal stack) if it has none yet.
 void task_entry(void* arg) {
     stack_first_entry();
+    fault_handler_install_this_thread();
     auto& self = *static_cast<task_struct*>(arg);
     schedule_tail(this_rq().switch_prev);
     account_set(this_cpu(), task_bucket(self));
@@ -27,20 +63,13 @@ void task_entry(void* arg) {
         shadow_frame<"ret_from_fork"> frame;
         syscall_exit_to_user_mode();
     }
-    try {
-        self.body();
-    } catch (const std::exception& e) {
-        printk(log_level::err, "kpreempt: task %s[%d] ended by an uncaught exception: %s", self.comm.c_str(),
-               self.pid, e.what());
-    } catch (...) {
-        printk(log_level::err, "kpreempt: task %s[%d] ended by an uncaught exception", self.comm.c_str(),
-               self.pid);
-    }
+    run_body(self);
     do_exit();
 }
 
 void idle_entry(void* /*arg*/) {
     stack_first_entry();
+    fault_handler_install_this_thread();  // the first code a host vCPU thread runs
     local_irq_enable();
     cpu_idle_loop();
 }
@@ -89,7 +118,7 @@ task_struct& kernel_clone(kernel& k, const task_params& params, std::function<vo
     p.cpu = p.wake_cpu = first;
     if (!p.is_kthread()) p.mm = &k.alloc_mm(params.name);
     p.sched_class->task_fork(p);
-    p.stack = std::make_unique<task_stack>(k.config().stack_size);
+    p.stack = std::make_unique<task_stack>(k.config().stack_size, stack_owner{p.comm, p.pid});
     stack_init(p.ctx, *p.stack, task_entry, &p);
     return p;
 }
@@ -110,7 +139,7 @@ task_struct& fork_idle(kernel& k, int cpu) {
     k.init_mm.mm_count.fetch_add(1, std::memory_order_relaxed);  // mmgrab_lazy_tlb (sched_init / cpu_init)
     p.__state.store(TASK_RUNNING);
     p.on_cpu.store(1);
-    p.stack = std::make_unique<task_stack>(k.config().stack_size);
+    p.stack = std::make_unique<task_stack>(k.config().stack_size, stack_owner{p.comm, p.pid});
     stack_init(p.ctx, *p.stack, idle_entry, &p);
     return p;
 }

@@ -148,7 +148,7 @@ void kick_handler(int, siginfo_t*, void* ucv) {
 void install_kick_handler() {
     struct sigaction sa{};
     sa.sa_sigaction = kick_handler;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;  // a tick in a task's last bytes of stack
     sigemptyset(&sa.sa_mask);
     if (sigaction(kick_signal(), &sa, nullptr) != 0)
         throw std::system_error(errno, std::generic_category(), "kpreempt host: sigaction");
