@@ -3,6 +3,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -41,7 +42,10 @@ struct host_machine::vcpu {
     std::atomic<std::uint64_t> pending_lines{0};  // device lines 0..63
     std::atomic<std::uint32_t> wake_seq{0};       // futex word of the idle wait
     std::atomic<bool> idle{false};
-    bool in_tasks = false;  // on a task's stack (not the thread's own)
+    // Read by the vCPU's own signal handler: atomics, so that the compiler
+    // neither delays nor drops the stores.
+    std::atomic<bool> in_tasks{false};  // on a task's stack (not the thread's own)
+    std::atomic<bool> polling{false};   // spinning in burn(): takes pending interrupts itself
     timer_t retry_timer{};  // asks again after a preemption was deferred
     bool retry_timer_made = false;
     host_machine* machine = nullptr;
@@ -116,12 +120,12 @@ void arm_retry(host_machine::vcpu& v) {
 // pointer and using it finds the same CPU (docs/host.md).
 
 void maybe_redirect(host_machine::vcpu& v, ucontext_t* uc) {
-    if (!v.in_tasks) return;
+    if (!v.in_tasks.load(std::memory_order_relaxed)) return;
     if (v.pending_vectors.load(std::memory_order_relaxed) == 0 &&
         v.pending_lines.load(std::memory_order_relaxed) == 0 && !v.machine->stopping())
         return;
     const percpu& pc = *this_cpu_ptr;
-    if (pc.irqs_off.load(std::memory_order_relaxed) || pc.current_task->is_idle()) return;
+    if (v.polling.load(std::memory_order_relaxed) || pc.irqs_off.load(std::memory_order_relaxed) || pc.current_task->is_idle()) return;
     if (pc.preempt_count.count() != 0 || in_core_text(interrupted_pc(uc)) || !async_safe_pc(uc)) {
         arm_retry(v);
         return;
@@ -224,6 +228,9 @@ void host_machine::vcpu_main(int cpu) {
     this_cpu_ptr = &pc;
     v.tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
     pin_to_host_cpu(cpu);
+    // Timers expire when asked: the default 50 us slack would add up to
+    // 50 us to every clockevent.
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     sigevent sev{};
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = kick_signal();
@@ -232,9 +239,9 @@ void host_machine::vcpu_main(int cpu) {
     v.retry_timer_made = timer_create(CLOCK_MONOTONIC, &sev, &v.retry_timer) == 0;
     stack_context_of_this_thread(v.loop_ctx);
     tick_setup_sched_timer(pc);
-    v.in_tasks = true;
+    v.in_tasks.store(true, std::memory_order_relaxed);
     stack_switch(v.loop_ctx, pc.current_task->ctx);
-    v.in_tasks = false;
+    v.in_tasks.store(false, std::memory_order_relaxed);
     // Stopped: the task that ran is left where it was.
     if (v.timer_made) timer_delete(v.timer);
     if (v.retry_timer_made) timer_delete(v.retry_timer);
@@ -339,10 +346,12 @@ void host_machine::burn(nsec_t ns) {
         }
         const nsec_t start = thread_cpu_ns();
         nsec_t used = 0;
+        this_vcpu->polling.store(true, std::memory_order_relaxed);
         while (used < remaining && !deliverable() && !stopping_.load(std::memory_order_relaxed)) {
             cpu_relax();
             used = thread_cpu_ns() - start;
         }
+        this_vcpu->polling.store(false, std::memory_order_relaxed);
         remaining -= used;
     }
 }
