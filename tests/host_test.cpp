@@ -78,6 +78,33 @@ TEST(Host, SleepsWakeOnTheTimerAndTasksSpreadOverVcpus) {
     EXPECT_EQ(done.load(), 4);
 }
 
+// Tasks that take a kernel mutex from user mode, contended, on one and on
+// two vCPUs. An interrupt that arrives meanwhile is taken when the mutex
+// code enables interrupts again: that is kernel code, so it must not be
+// treated as an interrupt from user mode (which would schedule there with
+// preemption disabled: "BUG: scheduling while atomic"). The kernel log
+// stays empty.
+TEST(Host, MutexContentionFromUserModeLeavesTheKernelLogEmpty) {
+    for (int cpus : {1, 2}) {
+        host m(host_config(cpus, preempt_mode::none));
+        static mutex mx;
+        for (int i = 0; i < 8; ++i) {
+            m.spawn({.name = "w" + std::to_string(i), .cpu = i % cpus}, [] {
+                for (;;) {
+                    burn(usecs(200));
+                    mutex_lock(mx);
+                    burn(usecs(100));
+                    mutex_unlock(mx);
+                    syscall_section sys;
+                    hrtimer_sleep(usecs(500));
+                }
+            });
+        }
+        EXPECT_EQ(m.run(msecs(500)), host_machine::stop_reason::time_limit);
+        EXPECT_EQ(m.log().dmesg(), "") << cpus << " vCPUs";
+    }
+}
+
 TEST(Host, TimeLimitStopsTasksThatNeverEnd) {
     host m(host_config(2, preempt_mode::full));
     m.spawn({.name = "forever"}, [] {

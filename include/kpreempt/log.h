@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,7 @@ struct log_entry {
 class kernel_log {
 public:
     void printk(nsec_t time, int cpu, log_level level, std::string text);
+    // Read once the machine has stopped.
     const std::vector<log_entry>& entries() const { return entries_; }
     // Lines containing `needle`.
     std::size_t count(std::string_view needle) const;
@@ -30,6 +32,8 @@ public:
     std::string dmesg() const;
 
 private:
+    // printk may come from every vCPU thread of a host machine at once.
+    mutable std::mutex lock_;
     std::vector<log_entry> entries_;
 };
 

@@ -62,6 +62,12 @@ struct percpu {
     std::uint64_t trace_mask = 0;  // trace events live on this CPU (trace_array::publish)
     callpath_counter* callpath = nullptr;  // counting call paths (trace/callpath.h)
     bool hardirq_stack_inuse = false;  // on the irq stack (x86 pcpu_hot.hardirq_stack_inuse)
+    // Set by the machine just before it delivers an interrupt where a task's
+    // own code ran (burn(), or the host's redirected code): the only places
+    // an interrupt can come from user mode (user_mode(regs)). Anywhere else
+    // (local_irq_enable's replay, a lock spin, idle) the CPU was in kernel
+    // code, even when the task called it from user mode.
+    bool irq_at_user_point = false;
     std::uint64_t nmi_count = 0;  // /proc/interrupts "NMI"
     nsec_t nmi_time = 0;          // time in NMI handlers (Linux charges it to what they interrupted)
     cpu_accounting acct;

@@ -6,10 +6,12 @@
 namespace kp {
 
 void kernel_log::printk(nsec_t time, int cpu, log_level level, std::string text) {
+    const std::lock_guard hold(lock_);
     entries_.push_back({time, cpu, level, std::move(text)});
 }
 
 std::size_t kernel_log::count(std::string_view needle) const {
+    const std::lock_guard hold(lock_);
     std::size_t n = 0;
     for (const auto& e : entries_)
         if (e.text.find(needle) != std::string::npos) ++n;
@@ -17,6 +19,7 @@ std::size_t kernel_log::count(std::string_view needle) const {
 }
 
 std::string kernel_log::dmesg() const {
+    const std::lock_guard hold(lock_);
     std::string out;
     char stamp[32];
     for (const auto& e : entries_) {

@@ -312,7 +312,7 @@ bool host_machine::deliverable() const {
 // vector first, then device lines by number. A handler may switch away
 // (preemption at irq exit): the task may come back on another vCPU, so the
 // vCPU is looked up afresh each time.
-void host_machine::deliver_pending() {
+void host_machine::deliver_pending(bool at_user_point) {
     while (deliverable()) {
         vcpu& v = *this_vcpu;
         irq_source src;
@@ -328,6 +328,7 @@ void host_machine::deliver_pending() {
             src.irq = irq;
         }
         this_cpu_ptr->irqs_off.store(true, std::memory_order_relaxed);  // the CPU masks on entry
+        this_cpu_ptr->irq_at_user_point = at_user_point;
         handle_arch_irq(src);
         this_cpu_ptr->irqs_off.store(false, std::memory_order_relaxed);  // iret restores IF
     }
@@ -341,7 +342,7 @@ void host_machine::burn(nsec_t ns) {
     while (remaining > 0) {
         poll_stop();
         if (deliverable()) {
-            deliver_pending();
+            deliver_pending(true);
             continue;
         }
         const nsec_t start = thread_cpu_ns();
@@ -367,18 +368,18 @@ void host_machine::cpu_idle() {
         if (!deliverable() && !stopping_.load(std::memory_order_seq_cst)) futex_wait(v.wake_seq, seen);
         v.idle.store(false, std::memory_order_relaxed);
     }
-    deliver_pending();
+    deliver_pending(false);
 }
 
 void host_machine::replay_masked_irqs() {
-    if (this_vcpu && deliverable()) deliver_pending();
+    if (this_vcpu && deliverable()) deliver_pending(false);
 }
 
 // Spinning on a lock word: interrupts are taken meanwhile if on.
 void host_machine::cpu_wait_event() {
     poll_stop();
     cpu_relax();
-    if (deliverable()) deliver_pending();
+    if (deliverable()) deliver_pending(false);
 }
 
 // The spinners poll the lock word; nothing to signal.
@@ -460,6 +461,6 @@ void async_irq_entry(void* machine) {
     --t.migration_disabled;
 }
 
-void host_machine::take_pending_irqs() { deliver_pending(); }
+void host_machine::take_pending_irqs() { deliver_pending(true); }
 
 }  // namespace kp

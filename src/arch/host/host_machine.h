@@ -79,7 +79,8 @@ public:
 private:
     void vcpu_main(int cpu);
     void device_main();
-    void deliver_pending();
+    // at_user_point: where a task's own code ran (percpu::irq_at_user_point).
+    void deliver_pending(bool at_user_point);
     bool deliverable() const;
     void kick(int cpu);
     void mark_line_pending(int cpu, int irq);

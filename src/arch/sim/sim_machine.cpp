@@ -232,7 +232,7 @@ bool sim_machine::deliverable(const sim_cpu& c, int cpu) const {
 // Take pending interrupts one at a time while interrupts are on. A handler
 // may switch away (preemption at irq exit); when this task comes back it may
 // be on another CPU, so the CPU is looked up afresh each time.
-void sim_machine::deliver_pending() {
+void sim_machine::deliver_pending(bool at_user_point) {
     while (deliverable(here(), this_cpu_ptr->cpu)) {
         sim_cpu& c = here();
         if (c.nmi_pending && !c.in_nmi) {
@@ -263,6 +263,7 @@ void sim_machine::deliver_pending() {
         else if (src.vector == irq_vector::local_timer) ++irqs_.timer;
         else ++irqs_.ipi;
         this_cpu_ptr->irqs_off.store(true, std::memory_order_relaxed);  // the CPU masks on entry
+        this_cpu_ptr->irq_at_user_point = at_user_point;
         handle_arch_irq(src);
         this_cpu_ptr->irqs_off.store(false, std::memory_order_relaxed);  // iret restores IF
     }
@@ -272,7 +273,7 @@ void sim_machine::burn(nsec_t ns) {
     nsec_t remaining = ns;
     while (remaining > 0) {
         if (deliverable(here(), this_cpu_ptr->cpu)) {
-            deliver_pending();
+            deliver_pending(true);
             continue;
         }
         const nsec_t start = now_;
@@ -285,17 +286,17 @@ void sim_machine::burn(nsec_t ns) {
 void sim_machine::cpu_idle() {
     this_cpu_ptr->irqs_off.store(false, std::memory_order_relaxed);
     if (!has_pending(here())) park(cpu_state::idle);
-    deliver_pending();
+    deliver_pending(false);
 }
 
 void sim_machine::replay_masked_irqs() {
-    if (this_cpu_ptr && deliverable(here(), this_cpu_ptr->cpu)) deliver_pending();
+    if (this_cpu_ptr && deliverable(here(), this_cpu_ptr->cpu)) deliver_pending(false);
 }
 
 void sim_machine::cpu_wait_event() {
     // Park until another CPU releases something (sev) or an interrupt comes.
     park(cpu_state::spinning);
-    deliver_pending();
+    deliver_pending(false);
 }
 
 void sim_machine::cpu_send_event() {

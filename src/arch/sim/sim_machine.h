@@ -111,7 +111,8 @@ private:
     void enter_cpu(int cpu);
     void park(cpu_state state);
     bool has_pending(const sim_cpu& c) const;
-    void deliver_pending();
+    // at_user_point: where a task's own code ran (percpu::irq_at_user_point).
+    void deliver_pending(bool at_user_point);
     bool deliverable(const sim_cpu& c, int cpu) const;
     void mark_line_pending(int cpu, int irq);
     void line_arrival(int cpu, int irq);

@@ -1,4 +1,6 @@
 #include "kernel/entry/entry.h"
+
+#include <utility>
 #include "kernel/trace/callpath.h"
 
 #include <cassert>
@@ -62,9 +64,12 @@ syscall_section::~syscall_section() {
 irqentry_state irqentry_enter() {
     task_struct& t = current();
     irqentry_state state;
-    // From user mode: the task is not in kernel mode and no interrupt is
-    // already being handled on this CPU.
-    state.from_user = !t.in_kernel_mode && !t.is_kthread() && !t.is_idle() && !in_interrupt();
+    // From user mode: taken where the task's own code ran, the task is not
+    // in kernel mode, and nothing holds the CPU in an atomic context (user
+    // code runs with preempt_count 0; a task that disabled preemption or is
+    // inside an interrupt is in the kernel, whatever its mode flag).
+    const bool user_point = std::exchange(this_cpu().irq_at_user_point, false);
+    state.from_user = user_point && !t.in_kernel_mode && !t.is_kthread() && !t.is_idle() && preempt_count() == 0;
     if (state.from_user) t.in_kernel_mode = true;
     return state;
 }
