@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernel/preempt/model.h"
+#include "workload/runner.h"
 
 namespace kpcli {
 
@@ -26,6 +27,13 @@ inline kp::preempt_mode model(const std::string& flag, const std::string& v) {
     auto m = kp::parse_preempt_mode(v);
     if (!m) throw usage_error{flag + ": unknown model '" + v + "' (none, voluntary, full)"};
     return *m;
+}
+
+// --backend: the machine the kernel runs on.
+inline kp::workload::backend_kind backend(const std::string& flag, const std::string& v) {
+    if (v == "sim") return kp::workload::backend_kind::sim;
+    if (v == "host") return kp::workload::backend_kind::host;
+    throw usage_error{flag + ": unknown backend '" + v + "' (sim: the simulated machine, host: the host's CPUs)"};
 }
 
 }  // namespace kpcli

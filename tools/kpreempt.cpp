@@ -1,5 +1,6 @@
 // kpreempt: run rt-app workloads (with kernel extensions) on the simulated
-// machine and report what the scheduler did.
+// machine, or on the host's CPUs (--backend host), and report what the
+// scheduler did.
 //
 // Exit codes: 0 ok, 2 bad input or usage, 1 internal error.
 #include <sys/ioctl.h>
@@ -32,9 +33,9 @@ constexpr const char* main_help =
     "usage: kpreempt <command> [options]\n"
     "\n"
     "commands:\n"
-    "  run FILE       run an rt-app workload on the simulated machine\n"
+    "  run FILE       run an rt-app workload on the simulated machine (or the host's CPUs)\n"
     "  compare FILE   run it under several preemption models, one table\n"
-    "  latency        cyclictest on the simulated machine, under a load\n"
+    "  latency        cyclictest of kpreempt's kernel, under a load\n"
     "\n"
     "'kpreempt <command> --help' describes a command's options.\n";
 
@@ -45,13 +46,16 @@ constexpr const char* run_help =
     "the simulated machine and prints a summary. Options override the file.\n"
     "Several files are merged first, as rt-app's merge.py does.\n"
     "\n"
+    "  --backend sim|host            the machine: sim, the simulated one (virtual time, deterministic;\n"
+    "                                the default), or host: vCPU threads on the host's CPUs, in real\n"
+    "                                time (results vary run to run; no NMI sources; docs/host.md)\n"
     "  --model none|voluntary|full   preemption model (default: file, else full)\n"
     "  --cpus N                      number of CPUs, 1 to 256\n"
     "  --hz N                        scheduler tick rate, 1 to 10000\n"
     "  --seed S                      seed of the random interrupt sources\n"
     "  --threadirqs                  force-threaded interrupts (the threadirqs boot option)\n"
     "  --ksoftirqd-defer             irq exit leaves softirqs to a runnable ksoftirqd (Linux 4.9-6.4)\n"
-    "  --duration SECONDS            virtual time to run (default: file's)\n"
+    "  --duration SECONDS            time to run, virtual or real (default: file's)\n"
     "  --report FILE.json            write the report as JSON\n"
     "  --timeline                    draw an ASCII timeline per CPU\n"
     "  --trace FILE                  write the trace: ftrace text, or Perfetto JSON for FILE.json\n"
@@ -69,7 +73,7 @@ constexpr const char* compare_help =
     "usage: kpreempt compare FILE [FILE...] --models none,voluntary,full [options]\n"
     "\n"
     "Runs FILE once per model and prints one table, a column per model.\n"
-    "Takes --cpus, --hz, --seed, --duration, --threadirqs and --ksoftirqd-defer as 'run' does.\n"
+    "Takes --backend, --cpus, --hz, --seed, --duration, --threadirqs and --ksoftirqd-defer as 'run' does.\n"
     "Takes --trace FILE, --events and --trace-buffer too, and writes one trace per model:\n"
     "FILE with the model before its extension (out.txt: out.none.txt, out.voluntary.txt, ...).\n"
     "Takes --latency-tracer, --tracing-thresh and --latency-report: one report per model, in order.\n";
@@ -167,6 +171,7 @@ cli parse_args(int argc, char** argv) {
         };
         if (a == "--help" || a == "-h") c.help = true;
         else if (a == "--model" && c.command == "run") c.opt.model = model(a, value());
+        else if (a == "--backend") c.opt.backend = kpcli::backend(a, value());
         else if (a == "--models" && c.command == "compare") {
             std::string list = value();
             for (std::size_t p = 0; p <= list.size();) {

@@ -20,10 +20,11 @@ using namespace kp::workload;
 constexpr const char* latency_help =
     "usage: kpreempt latency [options]\n"
     "\n"
-    "cyclictest (rt-tests) on the simulated machine: each thread sleeps until an\n"
-    "absolute time (clock_nanosleep, TIMER_ABSTIME), then every INTERVAL again, and\n"
-    "measures how late it woke (now - next). The results are printed as cyclictest\n"
-    "prints them at its end. Virtual time needs an end: without -D and -l, -D 1.\n"
+    "cyclictest (rt-tests) of kpreempt's kernel, on the simulated machine or (with\n"
+    "--backend host) on the host's CPUs: each thread sleeps until an absolute time\n"
+    "(clock_nanosleep, TIMER_ABSTIME), then every INTERVAL again, and measures how\n"
+    "late it woke (now - next). The results are printed as cyclictest prints them at\n"
+    "its end. The run needs an end: without -D and -l, -D 1.\n"
     "\n"
     "cyclictest's options:\n"
     "  -i, --interval=US        base interval of a thread in us (default 1000)\n"
@@ -33,7 +34,7 @@ constexpr const char* latency_help =
     "  -a, --affinity[=CPUSET]  pin threads round-robin over CPUSET (e.g. 3-5,0);\n"
     "                           -a alone: thread N on CPU N\n"
     "  -S, --smp                -a -t: one pinned thread per CPU\n"
-    "  -D, --duration=TIME      seconds of virtual time, or with a suffix s, m, h, d\n"
+    "  -D, --duration=TIME      seconds (virtual, or real on the host), or with a suffix s, m, h, d\n"
     "  -l, --loops=LOOPS        cycles per thread (0: no limit)\n"
     "  -d, --distance=US        each thread's interval longer by US (default 500; 0 with -h)\n"
     "  -h, --histogram=US       latency histogram up to US, printed at the end\n"
@@ -44,6 +45,9 @@ constexpr const char* latency_help =
     "                           the sleep is always clock_nanosleep)\n"
     "\n"
     "kpreempt's options:\n"
+    "  --backend sim|host             sim: the simulated machine (virtual time, deterministic;\n"
+    "                                 the default); host: vCPU threads in real time, so the\n"
+    "                                 latencies are real ones and vary run to run\n"
     "  --model none|voluntary|full    preemption model (default: the load file's, else full)\n"
     "  --models none,voluntary,full   one run per model, each block headed '# model: M'\n"
     "  --cpus N                       CPUs, 1 to 256 (default: the load file's, else\n"
@@ -214,6 +218,7 @@ void long_option(latency_cli& c, const std::vector<std::string>& args, std::size
         if (kind == arg::optional && !v && i + 1 < args.size() && looks_like_value(letter, args[i + 1])) value();
         cyclictest_option(c, letter, flag, v);
     } else if (flag == "--help") c.help = true;
+    else if (flag == "--backend") c.opt.backend = kpcli::backend(flag, value());
     else if (flag == "--model") c.opt.model = model(flag, value());
     else if (flag == "--models") {
         const std::string list = value();
@@ -281,7 +286,8 @@ void add_builtin_loads(const latency_cli& c, workload& load, const std::vector<i
 }
 
 std::string loadavg(const cyclictest_result& r) {
-    return "(simulated machine: model " + std::string(kp::preempt_mode_name(r.run.model)) + ", " +
+    const std::string machine = r.run.backend == backend_kind::host ? "host machine" : "simulated machine";
+    return "(" + machine + ": model " + std::string(kp::preempt_mode_name(r.run.model)) + ", " +
            std::to_string(r.run.cpus) + (r.run.cpus == 1 ? " CPU" : " CPUs") + ", HZ " + std::to_string(r.run.hz) + ")";
 }
 

@@ -1,4 +1,4 @@
-// `kpreempt latency`: cyclictest on the simulated machine
+// `kpreempt latency`: cyclictest of kpreempt's kernel on either machine
 // (src/workload/cyclictest.h), with kpreempt's machine and load options.
 #pragma once
 

@@ -11,7 +11,8 @@
 namespace kp::workload {
 
 long calcdiff_us(nsec_t t1, nsec_t t2) {
-    // Virtual time is never negative: / and % split it as tv_sec / tv_nsec.
+    // The machine's clock (virtual or real) is never negative: / and %
+    // split it as tv_sec / tv_nsec.
     assert(t1 >= 0 && t2 >= 0);
     const std::int64_t sec = t1 / NSEC_PER_SEC - t2 / NSEC_PER_SEC;
     const std::int64_t nsec = t1 % NSEC_PER_SEC - t2 % NSEC_PER_SEC;
@@ -141,7 +142,7 @@ cyclictest_result run_cyclictest(const cyclictest_options& o, const std::vector<
         bodies.push_back(std::make_unique<timerthread>(s, o));
     }
     opt.duration = safety_limit(o, plan);
-    opt.measure = [&](sim& m) {
+    opt.measure = [&](kernel& k) {
         for (std::size_t i = 0; i < plan.size(); ++i) {
             task_spec spec;
             spec.name = "cyclictest";
@@ -149,7 +150,7 @@ cyclictest_result run_cyclictest(const cyclictest_options& o, const std::vector<
             if (plan[i].policy == sched_policy::fifo) spec.priority = plan[i].prio;
             if (plan[i].pinned) spec.cpus = {plan[i].cpu};
             spec.cpu = plan[i].cpu;
-            r.threads[i].tid = m.spawn(spec, [b = bodies[i].get()] { (*b)(); }).pid;
+            r.threads[i].tid = spawn_task(k, spec, [b = bodies[i].get()] { (*b)(); }).pid;
         }
     };
     r.run = run_workload(load, opt);

@@ -1,7 +1,7 @@
-// cyclictest (rt-tests v2.1, src/cyclictest/cyclictest.c) on the simulated
-// machine: its options, its measuring threads (timerthread: clock_nanosleep
-// to an absolute time, then now - next) and its output (print_stat,
-// print_hist), byte for byte.
+// cyclictest (rt-tests v2.1, src/cyclictest/cyclictest.c) on either
+// machine (run_options::backend): its options, its measuring threads
+// (timerthread: clock_nanosleep to an absolute time, then now - next) and
+// its output (print_stat, print_hist), byte for byte.
 #pragma once
 
 #include <optional>

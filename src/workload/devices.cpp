@@ -18,7 +18,9 @@ struct device_set::line {
     std::atomic<int> tasklet_items{0};
     delayed_work work;
     std::atomic<int> work_items{0};
-    std::uint64_t dropped = 0;  // items over max_backlog
+    // Items over max_backlog. Atomic: on the host, a threaded line's
+    // handler may run on another vCPU than its primary's.
+    std::atomic<std::uint64_t> dropped{0};
 };
 
 // A periodic timer_list, first armed by an hrtimer at `start` on its CPU.
@@ -54,20 +56,22 @@ cpumask mask_of(const std::vector<int>& cpus) {
 
 }  // namespace
 
-device_set::device_set(sim& m, const workload& w, std::uint64_t seed, nsec_t limit, wake_fn wake)
-    : wake_(std::move(wake)), items_(static_cast<std::size_t>(m.kern().nr_cpus())) {
+device_set::device_set(kernel& k, const device_ports& ports, const workload& w, std::uint64_t seed, nsec_t limit,
+                       wake_fn wake)
+    : wake_(std::move(wake)), items_(static_cast<std::size_t>(k.nr_cpus())) {
     int next_line = 0;
-    for (std::size_t k = 0; k < w.global.irqs.size(); ++k) {
-        const irq_source_def& d = w.global.irqs[k];
-        const irq_arrivals a = arrivals_of(d, seed, k, limit);
-        if (d.nmi) {
-            register_nmi_handler(m.kern(), d.name, [cost = d.handler] {
-                if (cost > 0) burn(cost);
-            });
-            m.machine().attach_nmi_source(d.cpu(), a);
-        } else {
-            install_line(m, d, next_line++, a);
+    for (std::size_t i = 0; i < w.global.irqs.size(); ++i) {
+        const irq_source_def& d = w.global.irqs[i];
+        const irq_arrivals a = arrivals_of(d, seed, i, limit);
+        if (!d.nmi) {
+            install_line(k, ports, d, next_line++, a);
+            continue;
         }
+        if (!ports.nmi) throw workload_error(w.file + ": " + d.path + ".nmi: this machine has no NMI sources");
+        register_nmi_handler(k, d.name, [cost = d.handler] {
+            if (cost > 0) burn(cost);
+        });
+        ports.nmi(d.cpu(), a);
     }
     for (const timer_def& td : w.global.timers) {
         auto t = std::make_unique<timer>();
@@ -84,7 +88,7 @@ device_set::device_set(sim& m, const workload& w, std::uint64_t seed, nsec_t lim
             add_timer(tp->t);
             return hrtimer_restart::norestart;
         };
-        hrtimer_start_on(m.kern().cpu(td.cpu), t->starter, td.start);
+        hrtimer_start_on(k.cpu(td.cpu), t->starter, td.start);
         timers_.push_back(std::move(t));
     }
 }
@@ -94,14 +98,15 @@ device_set::~device_set() = default;
 std::vector<std::string> device_set::warnings() const {
     std::vector<std::string> out;
     for (const auto& l : lines_)
-        if (l->dropped)
-            out.push_back(l->def->path + ": " + std::to_string(l->dropped) + " items dropped: the " +
+        if (const std::uint64_t dropped = l->dropped.load())
+            out.push_back(l->def->path + ": " + std::to_string(dropped) + " items dropped: the " +
                           softirq_to_name[l->def->softirq] + " backlog of the CPU was full (" +
                           std::to_string(max_backlog) + ", as netdev_max_backlog)");
     return out;
 }
 
-void device_set::install_line(sim& m, const irq_source_def& d, int irq, const irq_arrivals& a) {
+void device_set::install_line(kernel& k, const device_ports& ports, const irq_source_def& d, int irq,
+                              const irq_arrivals& a) {
     auto lp = std::make_unique<line>();
     line& l = *lp;
     l.def = &d;
@@ -115,9 +120,9 @@ void device_set::install_line(sim& m, const irq_source_def& d, int irq, const ir
         burn(*l.def->work * n);
     });
     if (d.softirq >= 0)
-        open_softirq(m.kern(), static_cast<unsigned>(d.softirq),
+        open_softirq(k, static_cast<unsigned>(d.softirq),
                      [this, nr = static_cast<unsigned>(d.softirq)] { serve_vector(nr); });
-    irq_set_affinity(m.kern(), irq, mask_of(d.affinity));
+    irq_set_affinity(k, irq, mask_of(d.affinity));
     const bool threaded = d.thread.has_value();
     const unsigned flags = (threaded ? IRQF_ONESHOT : 0u) | (d.no_thread ? IRQF_NO_THREAD : 0u);
     irq_handler_t primary = [this, &l, threaded](int) {
@@ -133,8 +138,8 @@ void device_set::install_line(sim& m, const irq_source_def& d, int irq, const ir
             defer(l, true);
             return irqreturn::handled;
         };
-    request_threaded_irq(m.kern(), irq, std::move(primary), std::move(thread_fn), flags, d.name);
-    m.machine().attach_device(irq, a);
+    request_threaded_irq(k, irq, std::move(primary), std::move(thread_fn), flags, d.name);
+    ports.line(irq, a);
     lines_.push_back(std::move(lp));
 }
 

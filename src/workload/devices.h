@@ -1,6 +1,6 @@
-// A workload's devices on the simulated machine: interrupt lines with what
-// each arrival does (hardirq work, an irq thread, a softirq, a tasklet, a
-// work item, a wakeup), NMI sources and periodic jiffies timers.
+// A workload's devices on either machine: interrupt lines with what each
+// arrival does (hardirq work, an irq thread, a softirq, a tasklet, a work
+// item, a wakeup), NMI sources and periodic jiffies timers.
 #pragma once
 
 #include <array>
@@ -16,11 +16,21 @@
 
 namespace kp::workload {
 
+// Where a machine's device model takes a source that fires on its own:
+// a line (irq, arrivals) and, where the machine has them, an NMI source
+// (cpu, arrivals). Both before the machine runs.
+struct device_ports {
+    std::function<void(int irq, const irq_arrivals&)> line;
+    std::function<void(int cpu, const irq_arrivals&)> nmi;  // empty: the machine has none
+};
+
 class device_set {
 public:
     // wake(name, from_task): the "wakes" of a line (a resume).
     using wake_fn = std::function<void(const std::string&, bool from_task)>;
-    device_set(sim& m, const workload& w, std::uint64_t seed, nsec_t limit, wake_fn wake);
+    // Throws workload_error for an NMI source when `ports` has none.
+    device_set(kernel& k, const device_ports& ports, const workload& w, std::uint64_t seed, nsec_t limit,
+               wake_fn wake);
     ~device_set();
     device_set(const device_set&) = delete;
     device_set& operator=(const device_set&) = delete;
@@ -30,7 +40,8 @@ public:
 private:
     struct line;
     struct timer;
-    void install_line(sim& m, const irq_source_def& d, int irq, const irq_arrivals& a);
+    void install_line(kernel& k, const device_ports& ports, const irq_source_def& d, int irq,
+                      const irq_arrivals& a);
     void defer(line& l, bool in_thread);
     void serve_vector(unsigned nr);
 

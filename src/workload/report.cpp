@@ -142,8 +142,9 @@ std::string json_counter_rows(const char* id_key, const std::vector<Row>& rows, 
 }  // namespace
 
 std::string format_summary(const run_result& r) {
-    std::string out = fmt("kpreempt: %s  model=%s cpus=%d hz=%d  ran %.3f ms of virtual time\n\n", r.file.c_str(),
-                          std::string(preempt_mode_name(r.model)).c_str(), r.cpus, r.hz, ms(r.duration));
+    const char* time = r.backend == backend_kind::host ? "real time on the host machine" : "virtual time";
+    std::string out = fmt("kpreempt: %s  model=%s cpus=%d hz=%d  ran %.3f ms of %s\n\n", r.file.c_str(),
+                          std::string(preempt_mode_name(r.model)).c_str(), r.cpus, r.hz, ms(r.duration), time);
     out += fmt("%-16s %5s %-11s %4s %6s %10s  %-36s %10s %6s %6s\n", "TASK", "PID", "POLICY", "PRIO", "RUNS",
                "FIRST(ms)", "WAKEUP LATENCY us: min/mean/p99/max", "RUN(ms)", "VOL", "INVOL");
     for (const task_result& t : r.tasks) {
@@ -173,6 +174,8 @@ std::string format_summary(const run_result& r) {
 std::string format_json(const run_result& r) {
     std::string out = "{\n";
     out += "  \"kpreempt_report\": 1,\n";
+    // Only on the host: a simulated run's report stays byte for byte what it was.
+    if (r.backend == backend_kind::host) out += "  \"backend\": \"host\",\n";
     out += "  \"file\": " + json_string(r.file) + ",\n";
     out += "  \"model\": " + json_string(std::string(preempt_mode_name(r.model))) + ",\n";
     out += fmt("  \"cpus\": %d,\n  \"hz\": %d,\n  \"seed\": %llu,\n  \"duration_ns\": %lld,\n", r.cpus, r.hz,
@@ -223,7 +226,8 @@ std::string format_json(const run_result& r) {
 
 std::string format_compare(const std::vector<run_result>& runs) {
     if (runs.empty()) return {};
-    std::string out = fmt("kpreempt compare: %s  cpus=%d hz=%d\n\n", runs[0].file.c_str(), runs[0].cpus, runs[0].hz);
+    std::string out = fmt("kpreempt compare: %s  cpus=%d hz=%d%s\n\n", runs[0].file.c_str(), runs[0].cpus, runs[0].hz,
+                          runs[0].backend == backend_kind::host ? "  (host machine, real time)" : "");
     out += fmt("%-28s", "");
     for (const run_result& r : runs) out += fmt(" %22s", std::string(preempt_mode_name(r.model)).c_str());
     out += "\n";

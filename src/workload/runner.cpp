@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
+#include <type_traits>
 
 #include "kernel/debug/debug.h"
 #include "kernel/trace/callpath.h"
@@ -25,7 +27,10 @@ constexpr nsec_t default_limit = secs(10);       // when nothing ends the run
 constexpr nsec_t mem_ps_per_byte = 100;          // mem: 10 GB/s of CPU work
 constexpr nsec_t io_ps_per_byte = 1000;          // iorun: 1 GB/s, in a syscall
 
+// A timer's grid. A timer not named "unique..." is shared by the tasks that
+// use it; on the host they step it from several vCPUs at once.
 struct timer_state {
+    std::mutex lock;
     bool started = false;
     nsec_t next = 0;
 };
@@ -34,6 +39,12 @@ struct timer_state {
 // As in rt-app, conditions are one namespace (wait, signal, broad, sync,
 // suspend and resume on "X" all use condition X) and mutexes another
 // (suspend and resume on "X" also take mutex X).
+//
+// On the host, tasks on several vCPUs look names up at once: the maps are
+// guarded by a host mutex, held only over the lookup (no kernel call inside,
+// so nothing can switch the task away while it holds it; the code is the
+// core's, where the host's interrupt signal does not preempt either). The
+// objects themselves never move once made.
 class resources {
 public:
     mutex& mutex_named(const std::string& n) { return get(mutexes_, n); }
@@ -42,6 +53,7 @@ public:
     spinlock_t& spin_named(const std::string& n) { return get(spins_, n); }
     timer_state& timer_named(const std::string& n) { return get(timers_, n); }
     barrier& barrier_named(const std::string& n, int users) {
+        const std::lock_guard held(lock_);
         auto it = barriers_.find(n);
         if (it == barriers_.end()) it = barriers_.emplace(n, std::make_unique<barrier>(users)).first;
         return *it->second;
@@ -50,10 +62,12 @@ public:
 private:
     template <class T>
     T& get(std::map<std::string, std::unique_ptr<T>>& m, const std::string& n) {
+        const std::lock_guard held(lock_);
         auto& slot = m[n];
         if (!slot) slot = std::make_unique<T>();
         return *slot;
     }
+    std::mutex lock_;
     std::map<std::string, std::unique_ptr<mutex>> mutexes_;
     std::map<std::string, std::unique_ptr<condvar>> conds_;
     std::map<std::string, std::unique_ptr<semaphore>> sems_;
@@ -130,20 +144,25 @@ private:
         return res_.timer_named(ref);
     }
 
-    void do_timer(const event& e) {
-        timer_state& t = timer_for(e.ref);
+    // The next point of the timer's grid, or -1 when it is already past.
+    nsec_t step_timer(timer_state& t, const event& e, nsec_t now) {
+        const std::lock_guard held(t.lock);
         if (!t.started) {
             t.started = true;
             t.next = start_;
         }
         t.next += e.ns;
+        if (now < t.next) return t.next;
+        if (!e.absolute) t.next = now;  // overrun: the grid shifts (relative mode)
+        return -1;
+    }
+
+    void do_timer(const event& e) {
         const nsec_t now = this_kernel().arch().now();
-        if (now < t.next) {
-            syscall_section sys;  // clock_nanosleep(TIMER_ABSTIME)
-            hrtimer_sleep(t.next - now);
-        } else if (!e.absolute) {
-            t.next = now;  // overrun: the grid shifts (relative mode)
-        }
+        const nsec_t until = step_timer(timer_for(e.ref), e, now);
+        if (until < 0) return;
+        syscall_section sys;  // clock_nanosleep(TIMER_ABSTIME)
+        hrtimer_sleep(until - now);
     }
 
     void do_runtime(nsec_t ns) {
@@ -313,10 +332,45 @@ task_spec spec_for(const workload& w, const task_def& def, const std::string& co
     return spec;
 }
 
-}  // namespace
+// What one machine kind offers the runner, so that one run_on() serves
+// both: how devices attach, who calls the observer, what time is.
+template <class Machine>
+struct machine_traits;
 
-run_result run_workload(const workload& w, const run_options& opt) {
-    const kernel_config cfg = make_config(w, opt);
+template <>
+struct machine_traits<sim> {
+    static constexpr observer_callers callers = observer_callers::one_thread;
+    static constexpr const char* time = "virtual time";
+    // Setting up takes no virtual time: the run starts at 0.
+    static nsec_t run_start(sim&) { return 0; }
+    static device_ports ports(sim& m, nsec_t /*run_start*/) {
+        return {[&m](int irq, const irq_arrivals& a) { m.machine().attach_device(irq, a); },
+                [&m](int cpu, const irq_arrivals& a) { m.machine().attach_nmi_source(cpu, a); }};
+    }
+};
+
+template <>
+struct machine_traits<host> {
+    static constexpr observer_callers callers = observer_callers::every_vcpu;
+    static constexpr const char* time = "real time";
+    // The host's clock runs from the machine's creation, and setting up
+    // takes real time (the trace buffers alone, milliseconds). The
+    // workload's own times (device arrivals, the duration) count from
+    // here, just before run(), as they count from 0 on the simulated
+    // machine.
+    static nsec_t run_start(host& m) { return m.now(); }
+    // No NMI sources on the host yet (check_host_support refuses them).
+    static device_ports ports(host& m, nsec_t run_start) {
+        return {[&m, run_start](int irq, irq_arrivals a) {
+                    a.start += run_start;
+                    a.stop = a.stop == KTIME_MAX ? KTIME_MAX : a.stop + run_start;
+                    m.machine().attach_device(irq, a);
+                },
+                {}};
+    }
+};
+
+void check_cpus(const workload& w, const kernel_config& cfg) {
     auto check_cpu = [&](int cpu, const std::string& path) {
         if (cpu >= cfg.nr_cpus)
             throw workload_error(w.file + ": " + path + ".cpu: CPU " + std::to_string(cpu) +
@@ -325,41 +379,52 @@ run_result run_workload(const workload& w, const run_options& opt) {
     for (const irq_source_def& d : w.global.irqs)
         for (int c : d.affinity) check_cpu(c, d.path);
     for (const timer_def& t : w.global.timers) check_cpu(t.cpu, t.path);
-    run_result out;
-    out.file = w.file;
-    out.model = cfg.model;
-    out.cpus = cfg.nr_cpus;
-    out.hz = cfg.hz;
-    out.seed = opt.seed.value_or(w.global.seed.value_or(1));
-    out.warnings = w.warnings;
-    const nsec_t duration = opt.duration.value_or(w.global.duration);
-    const nsec_t limit = duration > 0 ? duration : default_limit;
+}
 
-    sim m(cfg);
-    stats_collector stats;  // before any task exists: task creation is a wakeup too
-    m.set_observer(&stats);
-    // Before any task exists, so that their creation is in the trace too.
-    if (opt.trace_events) m.kern().trace.enable(m.kern(), opt.trace_events, opt.trace_buffer);
-    const std::unique_ptr<latency_tracer> tracer = attach_latency_tracer(m.kern(), opt);
-    std::optional<callpath_counter> callpaths;
-    if (!opt.callpaths.empty()) callpaths.emplace(opt.callpaths).attach(m.kern());
-    resources res;
-    std::map<std::string, int> barrier_users;
-    for (const task_def& def : w.tasks)
-        for (const phase& ph : def.phases) count_barriers(ph.events, def.instance, barrier_users);
+// What the host machine cannot do yet is refused before anything runs,
+// naming the field (docs/host.md, "Workloads on the host").
+void check_host_support(const workload& w, const run_options& opt) {
+    for (const irq_source_def& d : w.global.irqs)
+        if (d.nmi)
+            throw workload_error(w.file + ": " + d.path + ".nmi: nmi sources are not available on the host machine yet");
+    if (!opt.callpaths.empty())
+        throw workload_error("--callpaths: not available on the host machine yet (the counter is not safe against "
+                             "vCPUs counting at once)");
+}
 
-    if (opt.measure) opt.measure(m);
-    std::vector<std::unique_ptr<task_program>> programs;
-    std::vector<std::unique_ptr<hrtimer>> starters;
+// The cost model stands in for what the simulated machine's CPU work does
+// not show. On the host the real costs are paid: the model's would be paid
+// twice, so it is dropped, and the report says so.
+void drop_costs_on_host(const workload& w, kernel_config& cfg, run_result& out) {
+    const cost_model& c = cfg.costs;
+    if (c.context_switch || c.irq_entry || c.irq_exit || c.tick || c.ipi_latency)
+        out.warnings.push_back(w.file + ": global.kpreempt.costs: ignored on the host machine, which pays its real costs");
+    cfg.costs = {};
+}
+
+struct run_setup {
+    const workload& w;
+    const run_options& opt;
+    nsec_t duration;  // the asked duration, <= 0 if none
+    nsec_t limit;     // when the run stops
+};
+
+// The tasks of the workload, created stopped, delayed or runnable, in file
+// order. `programs` and `starters` must outlive the run.
+template <class Machine>
+std::vector<task_struct*> spawn_programs(Machine& m, const run_setup& s, resources& res,
+                                         const std::map<std::string, int>& barrier_users,
+                                         std::vector<std::unique_ptr<task_program>>& programs,
+                                         std::vector<std::unique_ptr<hrtimer>>& starters) {
     std::vector<task_struct*> created;
-    for (const task_def& def : w.tasks) {
+    for (const task_def& def : s.w.tasks) {
         for (int i = 0; i < def.instance; ++i) {
             const std::string comm = def.instance == 1 ? def.name : def.name + "-" + std::to_string(i);
             auto prog = std::make_unique<task_program>(def, comm, res, barrier_users, def.delay == 0);
             const bool suspended = prog->starts_suspended() && def.delay == 0;
-            task_spec spec = spec_for(w, def, comm, cfg.nr_cpus);
+            task_spec spec = spec_for(s.w, def, comm, m.kern().nr_cpus());
             spec.start_stopped = suspended || def.delay > 0;
-            spec.background = static_cast<bool>(opt.measure);
+            spec.background = static_cast<bool>(s.opt.measure);
             task_struct& t = m.spawn(spec, [p = prog.get()] { (*p)(); });
             if (suspended) res.cond_named(prog->suspend_name(def.phases.front().events.front())).add_not_started(t);
             if (!suspended && def.delay > 0) {
@@ -375,16 +440,43 @@ run_result run_workload(const workload& w, const run_options& opt) {
             programs.push_back(std::move(prog));
         }
     }
-    device_set devices(m, w, out.seed, limit,
+    return created;
+}
+
+// The run itself, the same on both machines.
+template <class Machine>
+void run_on(Machine& m, const run_setup& s, run_result& out) {
+    using traits = machine_traits<Machine>;
+    const run_options& opt = s.opt;
+    stats_collector stats(traits::callers);  // before any task exists: task creation is a wakeup too
+    m.set_observer(&stats);
+    // Before any task exists, so that their creation is in the trace too.
+    if (opt.trace_events) m.kern().trace.enable(m.kern(), opt.trace_events, opt.trace_buffer);
+    const std::unique_ptr<latency_tracer> tracer = attach_latency_tracer(m.kern(), opt);
+    std::optional<callpath_counter> callpaths;
+    if (!opt.callpaths.empty()) callpaths.emplace(opt.callpaths).attach(m.kern());
+    resources res;
+    std::map<std::string, int> barrier_users;
+    for (const task_def& def : s.w.tasks)
+        for (const phase& ph : def.phases) count_barriers(ph.events, def.instance, barrier_users);
+
+    if (opt.measure) opt.measure(m.kern());
+    std::vector<std::unique_ptr<task_program>> programs;
+    std::vector<std::unique_ptr<hrtimer>> starters;
+    const std::vector<task_struct*> created = spawn_programs(m, s, res, barrier_users, programs, starters);
+    const nsec_t start = traits::run_start(m);
+    device_set devices(m.kern(), traits::ports(m, start), s.w, out.seed, s.limit,
                        [&res](const std::string& name, bool from_task) { resume(res, name, from_task); });
 
-    const auto why = m.run(limit);
-    if (why == sim_machine::stop_reason::time_limit && duration <= 0)
-        out.warnings.push_back(w.file + ": no global duration and the tasks do not end: stopped after " +
-                               std::to_string(limit / NSEC_PER_SEC) + " s of virtual time");
+    const auto why = m.run(start + s.limit);
+    const nsec_t end = m.now();  // the host's clock goes on after the run
+    using stop_reason = std::remove_cvref_t<decltype(why)>;
+    if (why == stop_reason::time_limit && s.duration <= 0)
+        out.warnings.push_back(s.w.file + ": no global duration and the tasks do not end: stopped after " +
+                               std::to_string(s.limit / NSEC_PER_SEC) + " s of " + traits::time);
     for (std::string& warning : devices.warnings()) out.warnings.push_back(std::move(warning));
-    stats.finish(m.now());
-    out.duration = m.now();
+    stats.finish(end);
+    out.duration = end;
     collect_results(m.kern(), created, stats, out);
     if (opt.trace_events) print_trace(m.kern(), opt, out);
     if (callpaths) out.callpaths = callpaths->format();
@@ -392,6 +484,32 @@ run_result run_workload(const workload& w, const run_options& opt) {
         out.latency_report = tracer->report(m.kern());
         out.tracing_max_latency = tracer->tracing_max_latency();
         tracer->detach();
+    }
+}
+
+}  // namespace
+
+run_result run_workload(const workload& w, const run_options& opt) {
+    kernel_config cfg = make_config(w, opt);
+    check_cpus(w, cfg);
+    run_result out;
+    out.file = w.file;
+    out.backend = opt.backend;
+    out.model = cfg.model;
+    out.cpus = cfg.nr_cpus;
+    out.hz = cfg.hz;
+    out.seed = opt.seed.value_or(w.global.seed.value_or(1));
+    out.warnings = w.warnings;
+    const nsec_t duration = opt.duration.value_or(w.global.duration);
+    const run_setup setup{w, opt, duration, duration > 0 ? duration : default_limit};
+    if (opt.backend == backend_kind::host) {
+        check_host_support(w, opt);
+        drop_costs_on_host(w, cfg, out);
+        host m(cfg);  // its clock starts here; the workload's times, at run_start()
+        run_on(m, setup, out);
+    } else {
+        sim m(cfg);
+        run_on(m, setup, out);
     }
     return out;
 }

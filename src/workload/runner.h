@@ -1,6 +1,7 @@
-// Runs a workload on the simulated machine and collects what the reports
-// need. Each task instance becomes a kernel task whose body walks the
-// phases and events in file order.
+// Runs a workload on either machine (the simulated one, or the host's
+// CPUs: docs/host.md) and collects what the reports need. Each task
+// instance becomes a kernel task whose body walks the phases and events in
+// file order.
 #pragma once
 
 #include <cstdint>
@@ -12,14 +13,18 @@
 #include "workload/workload.h"
 
 namespace kp {
-class sim;
 class kernel;
 }
 
 namespace kp::workload {
 
+// Which machine runs the kernel: the simulated one (virtual time,
+// deterministic) or the host's (vCPU threads, real time).
+enum class backend_kind { sim, host };
+
 // Command-line overrides (they win over the file).
 struct run_options {
+    backend_kind backend = backend_kind::sim;
     std::optional<preempt_mode> model;
     std::optional<int> cpus;
     std::optional<int> hz;
@@ -30,8 +35,9 @@ struct run_options {
     // Tasks a command puts beside the workload's (kpreempt latency's
     // measuring threads), created first. With them the workload is a
     // background load: the run ends when these have exited (or at the
-    // duration), whether or not the workload's own tasks have.
-    std::function<void(sim&)> measure;
+    // duration), whether or not the workload's own tasks have. Called on
+    // the machine's kernel before run(), on either backend.
+    std::function<void(kernel&)> measure;
     // Tracing (docs/tracing.md): the events to record (a trace_bit() mask;
     // 0: none), the ring of each CPU in entries, and how to print the
     // buffers when the run ends (default: ftrace text).
@@ -103,11 +109,12 @@ struct timeline_slice {
 
 struct run_result {
     std::string file;
+    backend_kind backend = backend_kind::sim;
     preempt_mode model = preempt_mode::full;
     int cpus = 1;
     int hz = 1000;
     std::uint64_t seed = 0;
-    nsec_t duration = 0;
+    nsec_t duration = 0;  // virtual time, or real time on the host
     std::vector<task_result> tasks;
     std::vector<cpu_result> cpu;
     std::vector<irq_line_result> interrupts;  // requested (or counted) lines, by irq number
@@ -127,7 +134,8 @@ struct run_result {
     std::string callpaths;
 };
 
-// Throws workload_error for problems found while setting up.
+// Throws workload_error for problems found while setting up, and for what
+// the chosen machine cannot run (an NMI source on the host).
 run_result run_workload(const workload& w, const run_options& opt);
 // The CPU count a machine needs for every CPU the workload names (at least 1).
 int cpus_named(const workload& w);

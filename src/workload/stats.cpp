@@ -7,12 +7,18 @@
 
 namespace kp::workload {
 
+std::unique_lock<std::mutex> stats_collector::lock() {
+    if (callers_ == observer_callers::one_thread) return {};
+    return std::unique_lock(lock_);
+}
+
 stats_collector::per_task& stats_collector::task(int pid) {
     if (static_cast<std::size_t>(pid) >= tasks_.size()) tasks_.resize(static_cast<std::size_t>(pid) + 1);
     return tasks_[static_cast<std::size_t>(pid)];
 }
 
 void stats_collector::on_switch(const sched_switch_event& e) {
+    const auto held = lock();
     if (static_cast<std::size_t>(e.cpu) >= open_.size()) open_.resize(static_cast<std::size_t>(e.cpu) + 1);
     open_slice& o = open_[static_cast<std::size_t>(e.cpu)];
     if (o.pid > 0 && e.time > o.start) {
@@ -34,11 +40,13 @@ void stats_collector::on_switch(const sched_switch_event& e) {
 }
 
 void stats_collector::on_wakeup(const sched_wakeup_event& e) {
+    const auto held = lock();
     per_task& t = task(e.pid);
     if (t.woken_at < 0) t.woken_at = e.time;
 }
 
 void stats_collector::on_irq_handler(nsec_t time, int cpu, int irq, bool entry) {
+    const auto held = lock();
     if (static_cast<std::size_t>(cpu) >= irq_start_.size()) irq_start_.resize(static_cast<std::size_t>(cpu) + 1, -1);
     nsec_t& start = irq_start_[static_cast<std::size_t>(cpu)];
     if (entry) {

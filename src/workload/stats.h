@@ -2,6 +2,7 @@
 // runs and wakeup latencies per task, and the timeline's slices.
 #pragma once
 
+#include <mutex>
 #include <vector>
 
 #include "kpreempt/observer.h"
@@ -14,8 +15,13 @@ struct task_struct;
 
 namespace kp::workload {
 
+// Who calls the observer during a run: the simulated machine's one thread,
+// or every vCPU thread of the host machine at once.
+enum class observer_callers { one_thread, every_vcpu };
+
 class stats_collector : public sched_observer {
 public:
+    explicit stats_collector(observer_callers callers = observer_callers::one_thread) : callers_(callers) {}
     void on_switch(const sched_switch_event& e) override;
     void on_wakeup(const sched_wakeup_event& e) override;
     void on_irq_handler(nsec_t time, int cpu, int irq, bool entry) override;
@@ -38,7 +44,14 @@ private:
         std::string comm;
     };
     per_task& task(int pid);
+    // Serialises the vCPUs' calls on the host. Not taken on the simulated
+    // machine, whose one thread needs no lock. The callers hold the CPU's
+    // rq lock or are in a hardirq with interrupts masked: nothing in here
+    // waits for another vCPU, so a vCPU never sleeps on it for long.
+    std::unique_lock<std::mutex> lock();
 
+    observer_callers callers_;
+    std::mutex lock_;
     std::vector<per_task> tasks_;
     std::vector<open_slice> open_;  // per CPU
     std::vector<nsec_t> irq_start_;  // per CPU, -1 when not in a handler
