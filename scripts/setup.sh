@@ -6,9 +6,20 @@
 #
 #   bash scripts/setup.sh           install (apt-get update + install)
 #   bash scripts/setup.sh --check   only report whether anything is missing
+#   bash scripts/setup.sh --bench   also the peers of bench/host/run.sh:
+#                                   Boost.Context, rt-tests (cyclictest), Go
+#                                   (the flags combine: --bench --check)
 set -euo pipefail
 
 PACKAGES=(cmake ninja-build g++ make libgtest-dev libgmock-dev libbenchmark-dev rt-app)
+check_only=0
+for arg in "$@"; do
+    case "$arg" in
+        --check) check_only=1 ;;
+        --bench) PACKAGES+=(libboost-context-dev rt-tests golang-go) ;;
+        *) echo "setup: unknown option $arg (--check, --bench)" >&2; exit 2 ;;
+    esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -21,7 +32,7 @@ if [ "${#missing[@]}" -eq 0 ]; then
     echo "setup: all packages present (${PACKAGES[*]})"
     exit 0
 fi
-if [ "${1:-}" = "--check" ]; then
+if [ "$check_only" = 1 ]; then
     echo "setup: missing: ${missing[*]}"
     exit 1
 fi
