@@ -105,6 +105,27 @@ TEST(Host, MutexContentionFromUserModeLeavesTheKernelLogEmpty) {
     }
 }
 
+// Tasks on two vCPUs create tasks while the machine runs (kernel_clone
+// from a task); the machine waits for the children too.
+TEST(Host, TasksSpawnedWhileRunningRunAndAreWaitedFor) {
+    host m(host_config(2, preempt_mode::full));
+    std::atomic<int> children_done{0};
+    for (int parent = 0; parent < 2; ++parent) {
+        m.spawn({.name = "parent" + std::to_string(parent), .cpu = parent}, [&, parent] {
+            for (int i = 0; i < 50; ++i) {
+                spawn_task(this_kernel(), {.name = "child", .cpu = (parent + i) % 2}, [&] {
+                    burn(usecs(50));
+                    children_done.fetch_add(1);
+                });
+                burn(usecs(20));
+            }
+        });
+    }
+    EXPECT_EQ(m.run(secs(20)), host_machine::stop_reason::all_exited);
+    EXPECT_EQ(children_done.load(), 100);
+    EXPECT_EQ(m.log().dmesg(), "");
+}
+
 TEST(Host, TimeLimitStopsTasksThatNeverEnd) {
     host m(host_config(2, preempt_mode::full));
     m.spawn({.name = "forever"}, [] {

@@ -51,7 +51,10 @@ kernel::~kernel() {
         if (t->stack) t->stack->forget_frames(t->ctx.sp);
 }
 
+// The task list may grow while a host machine's vCPUs run (kernel_clone
+// from a task) and be searched from every vCPU (find_task): tasks_lock_.
 task_struct& kernel::alloc_task(const std::string& comm, bool idle) {
+    const std::lock_guard hold(tasks_lock_);
     auto t = std::make_unique<task_struct>();
     t->k = this;
     t->pid = idle ? 0 : next_pid_++;  // every CPU's idle task is pid 0, as in Linux
@@ -61,6 +64,7 @@ task_struct& kernel::alloc_task(const std::string& comm, bool idle) {
 }
 
 mm_struct& kernel::alloc_mm(const std::string& owner) {
+    const std::lock_guard hold(tasks_lock_);
     auto mm = std::make_unique<mm_struct>();
     mm->owner = owner;
     mms_.push_back(std::move(mm));
@@ -68,6 +72,7 @@ mm_struct& kernel::alloc_mm(const std::string& owner) {
 }
 
 task_struct* kernel::find_task(int pid) {
+    const std::lock_guard hold(tasks_lock_);
     for (auto& t : tasks_)
         if (t->pid == pid && !t->is_idle()) return t.get();
     return nullptr;

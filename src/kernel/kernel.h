@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -89,7 +90,8 @@ public:
     percpu& cpu(int n) { return *cpus_[static_cast<std::size_t>(n)]; }
     nsec_t tick_nsec() const { return tick_nsec_; }
 
-    // Tasks: every task ever created, in pid order; owned here.
+    // Tasks: every task ever created, in pid order; owned here. tasks() is
+    // for when the machine has stopped; find_task may be called meanwhile.
     task_struct& alloc_task(const std::string& comm, bool idle = false);
     const std::vector<std::unique_ptr<task_struct>>& tasks() const { return tasks_; }
     task_struct* find_task(int pid);  // not the idle tasks (all pid 0)
@@ -126,6 +128,7 @@ private:
     arch_machine& arch_;
     nsec_t tick_nsec_;
     std::vector<std::unique_ptr<percpu>> cpus_;
+    std::mutex tasks_lock_;  // tasks_, mms_, next_pid_
     std::vector<std::unique_ptr<task_struct>> tasks_;
     std::vector<std::unique_ptr<mm_struct>> mms_;
     std::atomic<std::size_t> live_tasks_{0};
