@@ -118,14 +118,15 @@ void arm_retry(host_machine::vcpu& v) {
 // redirected. The redirected entry disables migration until it returns, so
 // the task resumes on this vCPU: code interrupted between loading a per-CPU
 // pointer and using it finds the same CPU (docs/host.md).
-
 void maybe_redirect(host_machine::vcpu& v, ucontext_t* uc) {
     if (!v.in_tasks.load(std::memory_order_relaxed)) return;
     if (v.pending_vectors.load(std::memory_order_relaxed) == 0 &&
         v.pending_lines.load(std::memory_order_relaxed) == 0 && !v.machine->stopping())
         return;
     const percpu& pc = *this_cpu_ptr;
-    if (v.polling.load(std::memory_order_relaxed) || pc.irqs_off.load(std::memory_order_relaxed) || pc.current_task->is_idle()) return;
+    if (v.polling.load(std::memory_order_relaxed) || pc.irqs_off.load(std::memory_order_relaxed) ||
+        pc.current_task->is_idle())
+        return;
     if (pc.preempt_count.count() != 0 || in_core_text(interrupted_pc(uc)) || !async_safe_pc(uc)) {
         arm_retry(v);
         return;
