@@ -97,6 +97,15 @@ bool in_core_text(std::uintptr_t pc) {
     return pc >= reinterpret_cast<std::uintptr_t>(__kp_text_start) && pc < reinterpret_cast<std::uintptr_t>(__kp_text_end);
 }
 
+// The clockevent expired: a pending local-timer interrupt. Bumping the
+// wake word makes an idle wait restarted after the signal handler
+// (SA_RESTART) see a new value and return. Async-signal-safe.
+void clockevent_fired(host_machine::vcpu& v) {
+    v.next_event.store(KTIME_MAX, std::memory_order_relaxed);
+    v.pending_vectors.fetch_or(vector_bit(irq_vector::local_timer), std::memory_order_release);
+    v.wake_seq.fetch_add(1, std::memory_order_release);
+}
+
 // Ask again in 50 us (Go retries its preemption requests the same way).
 void arm_retry(host_machine::vcpu& v) {
     if (!v.retry_timer_made) return;
@@ -139,13 +148,7 @@ void kick_handler(int, siginfo_t*, void* ucv) {
     if (!v) return;
     const int saved_errno = errno;
     const nsec_t expires = v->next_event.load(std::memory_order_acquire);
-    if (expires != KTIME_MAX && monotonic_ns() >= expires) {
-        v->next_event.store(KTIME_MAX, std::memory_order_relaxed);
-        v->pending_vectors.fetch_or(vector_bit(irq_vector::local_timer), std::memory_order_release);
-        // An idle wait restarted after this handler (SA_RESTART) must see a
-        // new value and return.
-        v->wake_seq.fetch_add(1, std::memory_order_release);
-    }
+    if (expires != KTIME_MAX && monotonic_ns() >= expires) clockevent_fired(*v);
     maybe_redirect(*v, static_cast<ucontext_t*>(ucv));
     errno = saved_errno;
 }
@@ -284,8 +287,7 @@ void host_machine::set_next_event(int cpu, nsec_t expires) {
     v.next_event.store(at, std::memory_order_release);
     if (at <= monotonic_ns() || !v.timer_made) {
         // Already due (or no timer could be made): pending at once.
-        v.next_event.store(KTIME_MAX, std::memory_order_relaxed);
-        v.pending_vectors.fetch_or(vector_bit(irq_vector::local_timer), std::memory_order_release);
+        clockevent_fired(v);
         if (&v != this_vcpu) kick(cpu);
         return;
     }
@@ -328,10 +330,7 @@ void host_machine::deliver_pending(bool at_user_point) {
             v.pending_lines.fetch_and(~(std::uint64_t{1} << irq), std::memory_order_acq_rel);
             src.irq = irq;
         }
-        this_cpu_ptr->irqs_off.store(true, std::memory_order_relaxed);  // the CPU masks on entry
-        this_cpu_ptr->irq_at_user_point = at_user_point;
-        handle_arch_irq(src);
-        this_cpu_ptr->irqs_off.store(false, std::memory_order_relaxed);  // iret restores IF
+        cpu_take_interrupt(src, at_user_point);
     }
 }
 

@@ -262,10 +262,7 @@ void sim_machine::deliver_pending(bool at_user_point) {
         if (src.irq >= 0) ++irqs_.device;
         else if (src.vector == irq_vector::local_timer) ++irqs_.timer;
         else ++irqs_.ipi;
-        this_cpu_ptr->irqs_off.store(true, std::memory_order_relaxed);  // the CPU masks on entry
-        this_cpu_ptr->irq_at_user_point = at_user_point;
-        handle_arch_irq(src);
-        this_cpu_ptr->irqs_off.store(false, std::memory_order_relaxed);  // iret restores IF
+        cpu_take_interrupt(src, at_user_point);
     }
 }
 

@@ -111,4 +111,12 @@ void handle_arch_irq(irq_source src) {
     trace_point(trace_event::irq_enable, reinterpret_cast<std::intptr_t>(&handle_arch_irq), 0);
 }
 
+
+void cpu_take_interrupt(irq_source src, bool at_user_point) {
+    this_cpu_ptr->irqs_off.store(true, std::memory_order_relaxed);
+    this_cpu_ptr->irq_at_user_point = at_user_point;
+    handle_arch_irq(src);
+    this_cpu_ptr->irqs_off.store(false, std::memory_order_relaxed);
+}
+
 }  // namespace kp

@@ -87,6 +87,13 @@ struct irq_source {
 // context of the interrupted task.
 void handle_arch_irq(irq_source src);
 
+// What the CPU does to take one interrupt, for both machines: mask local
+// interrupts, note whether a task's own code was interrupted
+// (percpu::irq_at_user_point: user_mode(regs)), run handle_arch_irq, and
+// let iret restore the flag. The handler may switch away: the flag is
+// restored on whichever CPU the task comes back on.
+void cpu_take_interrupt(irq_source src, bool at_user_point);
+
 // The per-CPU hardirq stack (x86-64, arch/x86/include/asm/irq_stack.h): an
 // interrupt from kernel mode switches to it unless it is already in use; an
 // interrupt from user mode stays on the task's kernel stack, which is empty.
