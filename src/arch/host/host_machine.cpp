@@ -62,11 +62,9 @@ int kick_signal() { return SIGRTMIN + 4; }
 
 thread_local host_machine::vcpu* this_vcpu = nullptr;
 
-std::int64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
+// The two POSIX timers of a vCPU, told apart in the signal (si_value).
+constexpr int CLOCKEVENT_TIMER = 1;
+constexpr int RETRY_TIMER = 2;
 
 nsec_t thread_cpu_ns() {
     timespec ts{};
@@ -106,12 +104,19 @@ void clockevent_fired(host_machine::vcpu& v) {
     v.wake_seq.fetch_add(1, std::memory_order_release);
 }
 
+// Fire `timer` after `delay` (> 0) of real time. Relative: the machine's
+// clock (host_clock) is not CLOCK_MONOTONIC's, only as fast or a little
+// faster, so a delay measured on it never ends early.
+void arm_timer(timer_t timer, nsec_t delay) {
+    itimerspec its{};
+    its.it_value.tv_sec = static_cast<time_t>(delay / 1'000'000'000);
+    its.it_value.tv_nsec = static_cast<long>(delay % 1'000'000'000);
+    timer_settime(timer, 0, &its, nullptr);
+}
+
 // Ask again in 50 us (Go retries its preemption requests the same way).
 void arm_retry(host_machine::vcpu& v) {
-    if (!v.retry_timer_made) return;
-    itimerspec its{};
-    its.it_value.tv_nsec = 50'000;
-    timer_settime(v.retry_timer, 0, &its, nullptr);
+    if (v.retry_timer_made) arm_timer(v.retry_timer, usecs(50));
 }
 
 // Where the signal found the vCPU decides whether the pending interrupts
@@ -143,12 +148,17 @@ void maybe_redirect(host_machine::vcpu& v, ucontext_t* uc) {
     if (!async_redirect(uc, async_irq_entry, v.machine)) arm_retry(v);
 }
 
-void kick_handler(int, siginfo_t*, void* ucv) {
+void kick_handler(int, siginfo_t* info, void* ucv) {
     host_machine::vcpu* v = this_vcpu;
     if (!v) return;
     const int saved_errno = errno;
     const nsec_t expires = v->next_event.load(std::memory_order_acquire);
-    if (expires != KTIME_MAX && monotonic_ns() >= expires) clockevent_fired(*v);
+    if (expires != KTIME_MAX) {
+        const nsec_t left = expires - v->machine->now();
+        if (left <= 0) clockevent_fired(*v);
+        // Early, by our clock (NTP slewed CLOCK_MONOTONIC ahead): the rest.
+        else if (info->si_code == SI_TIMER && info->si_value.sival_int == CLOCKEVENT_TIMER) arm_timer(v->timer, left);
+    }
     maybe_redirect(*v, static_cast<ucontext_t*>(ucv));
     errno = saved_errno;
 }
@@ -175,7 +185,7 @@ void pin_to_host_cpu(int cpu) {
 
 }  // namespace
 
-host_machine::host_machine(const kernel_config& cfg) : epoch_(monotonic_ns()) {
+host_machine::host_machine(const kernel_config& cfg) {
     async_entry_init();
     install_kick_handler();
     kernel_ = std::make_unique<kernel>(cfg, *this);
@@ -197,7 +207,7 @@ host_machine::~host_machine() {
     if (device_thread_.joinable()) device_thread_.join();
 }
 
-nsec_t host_machine::now() const { return monotonic_ns() - epoch_; }
+nsec_t host_machine::now() const { return clock_.now(); }
 
 host_machine::stop_reason host_machine::run(nsec_t limit) {
     if (booted_.exchange(true)) throw std::logic_error("kpreempt host: a host machine runs once");
@@ -239,7 +249,9 @@ void host_machine::vcpu_main(int cpu) {
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = kick_signal();
     sev._sigev_un._tid = v.tid.load();
+    sev.sigev_value.sival_int = CLOCKEVENT_TIMER;
     v.timer_made = timer_create(CLOCK_MONOTONIC, &sev, &v.timer) == 0;
+    sev.sigev_value.sival_int = RETRY_TIMER;
     v.retry_timer_made = timer_create(CLOCK_MONOTONIC, &sev, &v.retry_timer) == 0;
     stack_context_of_this_thread(v.loop_ctx);
     tick_setup_sched_timer(pc);
@@ -283,18 +295,15 @@ void host_machine::set_next_event(int cpu, nsec_t expires) {
         }
         return;
     }
-    const std::int64_t at = epoch_ + expires;
-    v.next_event.store(at, std::memory_order_release);
-    if (at <= monotonic_ns() || !v.timer_made) {
+    v.next_event.store(expires, std::memory_order_release);
+    const nsec_t delay = expires - now();
+    if (delay <= 0 || !v.timer_made) {
         // Already due (or no timer could be made): pending at once.
         clockevent_fired(v);
         if (&v != this_vcpu) kick(cpu);
         return;
     }
-    itimerspec its{};
-    its.it_value.tv_sec = at / 1'000'000'000;
-    its.it_value.tv_nsec = at % 1'000'000'000;
-    timer_settime(v.timer, TIMER_ABSTIME, &its, nullptr);
+    arm_timer(v.timer, delay);
 }
 
 void host_machine::send_ipi(int cpu, irq_vector v) {
@@ -400,9 +409,9 @@ void host_machine::device_main() {
         const nsec_t at = first->arrivals.next();
         if (at == KTIME_MAX) return;
         while (!stopping_.load(std::memory_order_relaxed) && now() < at) {
-            const std::int64_t until = epoch_ + std::min(at, now() + msecs(1));
-            const timespec ts{static_cast<time_t>(until / 1'000'000'000), static_cast<long>(until % 1'000'000'000)};
-            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+            const nsec_t pause = std::min(at - now(), msecs(1));  // relative: see arm_timer
+            const timespec ts{0, static_cast<long>(std::max<nsec_t>(pause, 1))};
+            clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
         }
         if (stopping_.load(std::memory_order_relaxed)) return;
         raise_irq(first->irq);

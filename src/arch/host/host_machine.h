@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "arch/arch.h"
+#include "arch/host/host_clock.h"
 #include "kpreempt/arrivals.h"
 #include "kpreempt/config.h"
 
@@ -102,7 +103,7 @@ private:
     std::thread device_thread_;
     std::mutex lines_lock_;
     std::vector<line> lines_;
-    std::int64_t epoch_ = 0;  // CLOCK_MONOTONIC at construction: now() counts from it
+    host_clock clock_;  // now() counts from the machine's construction
     std::atomic<bool> booted_{false};
     std::atomic<bool> stopping_{false};
 };

@@ -113,6 +113,24 @@ void finish_task_switch(task_struct* prev) {
     else if (prev->on_rq) migrate_if_disallowed(*prev);  // its affinity changed while it ran
 }
 
+namespace {
+
+// sched_switch, and kpreempt_preempt for a preemption: an involuntary one,
+// or a task leaving at a preemption point (not one that blocked, exited, or
+// the idle loop finding work). Behind one gate: with tracing off, a switch
+// pays one no-op for both.
+[[gnu::cold]] void trace_switch(const task_struct& prev, const task_struct& next, unsigned prev_state, bool preempt,
+                                preempt_point point) {
+    // prev_state as __trace_sched_switch_state: a preemption reports R+.
+    trace_point(trace_event::sched_switch, prev.pid, prev.prio, preempt ? TRACE_STATE_PREEMPTED : prev_state, next.pid,
+                next.prio);
+    if (preempt || (point != preempt_point::none && point != preempt_point::idle && point != preempt_point::exit))
+        trace_point(trace_event::kpreempt_preempt, static_cast<int>(point), static_cast<int>(prev.k->dyn.mode),
+                    prev.pid, next.pid);
+}
+
+}  // namespace
+
 void __schedule(sched_mode mode, preempt_point point) {
     shadow_frame<"__schedule"> frame;
     percpu& pc = this_cpu();
@@ -154,23 +172,19 @@ void __schedule(sched_mode mode, preempt_point point) {
     }
     ++rq.nr_switches;
     ++*switch_count;
-    account_set(pc, task_bucket(*next) == cpu_bucket::idle ? cpu_bucket::idle : cpu_bucket::system);
+    // The clock read once for this switch (update_rq_clock above): on the
+    // host a read is a vDSO call, and a switch would otherwise take three.
+    const nsec_t now = rq.clock;
+    account_set_at(pc, task_bucket(*next) == cpu_bucket::idle ? cpu_bucket::idle : cpu_bucket::system, now);
     rq.curr = next;
     update_idle_cpu(rq);
-    const nsec_t now = k.arch().now();
     if (next->first_run < 0) next->first_run = now;
     if (k.observer) {
         k.observer->on_switch({now, rq.cpu, prev->pid, prev->comm, prev_state, next->pid, next->comm, preempt,
                                prev_state == TASK_DEAD ? preempt_point::exit : point});
     }
-    // prev_state as __trace_sched_switch_state: a preemption reports R+.
-    trace_point(trace_event::sched_switch, prev->pid, prev->prio, preempt ? TRACE_STATE_PREEMPTED : prev_state, next->pid,
-                next->prio);
-    // A preemption: involuntary, or a task leaving at a preemption point
-    // (not one that blocked, exited, or the idle loop finding work).
-    if (preempt || (point != preempt_point::none && point != preempt_point::idle && point != preempt_point::exit))
-        trace_point(trace_event::kpreempt_preempt, static_cast<int>(point), static_cast<int>(k.dyn.mode), prev->pid,
-                    next->pid);
+    if (tracepoints_compiled && trace_gate_open()) [[unlikely]]
+        trace_switch(*prev, *next, prev_state, preempt, point);
     context_switch(rq, *prev, *next);
     // Back in prev (this task), later: restore its own time bucket.
     account_set(this_cpu(), task_bucket(current()));

@@ -10,8 +10,7 @@ namespace kp {
 
 // Charge the time since the last transition to the current bucket (and to
 // the current task's utime/stime).
-inline void account_flush(percpu& pc) {
-    const nsec_t now = pc.k->arch().now();
+inline void account_flush_at(percpu& pc, nsec_t now) {
     const nsec_t delta = now - pc.acct.last;
     if (delta <= 0) return;
     pc.acct.last = now;
@@ -25,12 +24,22 @@ inline void account_flush(percpu& pc) {
     }
 }
 
-// Switch the CPU's bucket; returns the previous one (for irq nesting).
-inline cpu_bucket account_set(percpu& pc, cpu_bucket b) {
-    account_flush(pc);
+inline void account_flush(percpu& pc) { account_flush_at(pc, pc.k->arch().now()); }
+
+// Switch the CPU's bucket at `now`; returns the previous one (for irq
+// nesting). Staying in the same bucket needs no flush: the time since the
+// last one is charged to the same bucket later, and to the same task, since
+// the current task changes only in __schedule, right after an account_set.
+inline cpu_bucket account_set_at(percpu& pc, cpu_bucket b, nsec_t now) {
     const cpu_bucket prev = pc.acct.cur;
+    if (b == prev) return prev;
+    account_flush_at(pc, now);
     pc.acct.cur = b;
     return prev;
+}
+inline cpu_bucket account_set(percpu& pc, cpu_bucket b) {
+    if (b == pc.acct.cur) return b;  // no clock read (see account_set_at)
+    return account_set_at(pc, b, pc.k->arch().now());
 }
 
 // The bucket a task's own work lands in.

@@ -74,14 +74,15 @@ void ttwu_do_activate(rq& rq, task_struct& p, int wake_flags) {
 }
 
 // Inlined as it is without tracepoints: on every wakeup, a call costs more
-// than its body.
-[[gnu::always_inline]] inline void note_wakeup(task_struct& p, int target_cpu,
+// than its body. Under the lock of the task's runqueue, whose clock was just
+// updated: that is the wakeup's time.
+[[gnu::always_inline]] inline void note_wakeup(task_struct& p, const rq& rq,
                                                trace_event ev = trace_event::sched_wakeup) {
     kernel& k = *p.k;
-    trace_point(k, ev, p.pid, p.prio, target_cpu);
-    const nsec_t now = k.arch().now();
+    trace_point(k, ev, p.pid, p.prio, rq.cpu);
+    const nsec_t now = rq.clock;
     p.last_wakeup = now;
-    if (k.observer) k.observer->on_wakeup({now, smp_processor_id(), p.pid, target_cpu});
+    if (k.observer) k.observer->on_wakeup({now, smp_processor_id(), p.pid, rq.cpu});
 }
 
 // The task is still queued (it set a sleeping state but has not switched
@@ -94,6 +95,7 @@ bool ttwu_runnable(task_struct& p, int wake_flags) {
         update_rq_clock(rq);
         if (!task_current(rq, p)) wakeup_preempt(rq, p, wake_flags);
         p.__state.store(TASK_RUNNING, std::memory_order_relaxed);
+        note_wakeup(p, rq);
     }
     raw_spin_unlock_no_resched(rq.lock);
     return queued;
@@ -116,14 +118,12 @@ int try_to_wake_up(task_struct& p, unsigned state, int wake_flags) {
     }
     irq_guard irqs_off;
     p.pi_lock.lock(k.arch());
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with set_current_state
+    smp_mb__after_spinlock();  // pairs with set_current_state
     int success = 0;
     if (p.state() & state) {
         success = 1;
         trace_point(k, trace_event::sched_waking, p.pid, p.prio, p.cpu);
-        if (ttwu_runnable(p, wake_flags)) {
-            note_wakeup(p, p.cpu);
-        } else {
+        if (!ttwu_runnable(p, wake_flags)) {
             p.__state.store(TASK_WAKING, std::memory_order_relaxed);
             while (task_on_cpu(p)) k.arch().cpu_wait_event();  // still switching out elsewhere
             const int cpu = select_task_rq(p, p.cpu, wake_flags);
@@ -135,7 +135,7 @@ int try_to_wake_up(task_struct& p, unsigned state, int wake_flags) {
             raw_spin_lock(rq.lock);
             update_rq_clock(rq);
             ttwu_do_activate(rq, p, wake_flags);
-            note_wakeup(p, cpu);
+            note_wakeup(p, rq);
             raw_spin_unlock_no_resched(rq.lock);
         }
     }
@@ -159,7 +159,7 @@ void wake_up_new_task(task_struct& p) {
     else rq.lock.lock(k.arch());  // from outside the machine (before it runs)
     update_rq_clock(rq);
     activate_task(rq, p, ENQUEUE_INITIAL);
-    note_wakeup(p, cpu, trace_event::sched_wakeup_new);
+    note_wakeup(p, rq, trace_event::sched_wakeup_new);
     wakeup_preempt(rq, p, WF_FORK);
     if (this_cpu_ptr) {
         raw_spin_unlock_no_resched(rq.lock);

@@ -23,19 +23,15 @@ template <class... A>
         pc->k->trace.record(pc, e, {static_cast<std::int64_t>(args)...}, pc->k->arch().now());
 }
 
-template <class... A>
-inline void trace_point(kernel& k, trace_event e, A... args) {
-    if constexpr (!tracepoints_compiled) return;
-    if (trace_gate_open()) [[unlikely]]
-        trace_point_slow(k, e, args...);
-}
-
-// On the calling CPU, which must exist.
-template <class... A>
-inline void trace_point(trace_event e, A... args) {
-    if constexpr (!tracepoints_compiled) return;
-    if (trace_gate_open()) [[unlikely]]
-        trace_point_slow(e, args...);
-}
-
 }  // namespace kp
+
+// trace_point([k,] event, args...): as Linux's trace_<event>(), a macro so
+// that the arguments are evaluated only behind the open gate. As a function
+// they would be loaded before the no-op on every pass (GCC does not sink
+// them below the asm goto): on __schedule alone that was ten instructions a
+// switch with tracing off.
+#define trace_point(...)                                                    \
+    do {                                                                    \
+        if (::kp::tracepoints_compiled && ::kp::trace_gate_open()) [[unlikely]] \
+            ::kp::trace_point_slow(__VA_ARGS__);                            \
+    } while (0)
