@@ -7,8 +7,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <vector>
 
+#include "kernel/trace/trace.h"
 #include "kpreempt/kpreempt.h"
 #include "test_util.h"
 
@@ -484,6 +486,40 @@ TEST(PreemptCountInTask, NearOverflowIsReported) {
     });
     ASSERT_EQ(m.run(secs(1)), sim_machine::stop_reason::all_exited);
     EXPECT_EQ(m.log().count("DEBUG_LOCKS_WARN_ON((preempt_count() & PREEMPT_MASK) >= PREEMPT_MASK - 10)"), 1u);
+}
+
+// The preempt tracer hooks itself into these checks (preempt_check_limits):
+// while it is live every add and sub takes the out-of-line path. The checks
+// still report what they report, and the softirq-sized offsets, which have
+// no PREEMPT-field check to hook, are traced too.
+TEST(PreemptCountInTask, ChecksHoldWhileThePreemptTracerHooksThem) {
+    sim m({.nr_cpus = 1});
+    m.kern().trace.enable(m.kern(), PREEMPT_TRACE_BITS);
+    std::uint32_t after_bad_enable = 0xdead;
+    m.spawn({.name = "t", .kthread = true}, [&] {
+        preempt_enable();  // no matching disable
+        after_bad_enable = preempt_count();
+        burn(usecs(1));
+        preempt_count_add(SOFTIRQ_DISABLE_OFFSET);  // count == val: an outermost disable
+        burn(usecs(2));
+        preempt_count_sub(SOFTIRQ_DISABLE_OFFSET);
+        burn(usecs(3));
+        for (int i = 0; i < 0xff - 10; ++i) preempt_disable();
+        for (int i = 0; i < 0xff - 10; ++i) preempt_enable_no_resched();
+    });
+    ASSERT_EQ(m.run(secs(1)), sim_machine::stop_reason::all_exited);
+    EXPECT_EQ(m.log().count("DEBUG_LOCKS_WARN_ON(val > preempt_count())"), 1u);
+    EXPECT_EQ(m.log().count("DEBUG_LOCKS_WARN_ON((preempt_count() & PREEMPT_MASK) >= PREEMPT_MASK - 10)"), 1u);
+    EXPECT_EQ(after_bad_enable, 0u);
+    std::vector<std::pair<trace_event, nsec_t>> toggles;
+    for (const trace_entry& e : m.kern().trace.ring(0)->entries())
+        if (e.pid != 0 && e.time >= usecs(1)) toggles.emplace_back(e.type, e.time);
+    const std::vector<std::pair<trace_event, nsec_t>> expected = {
+        {trace_event::preempt_disable, usecs(1)}, {trace_event::preempt_enable, usecs(3)},
+        {trace_event::preempt_disable, usecs(6)}, {trace_event::preempt_enable, usecs(6)}};
+    ASSERT_GE(toggles.size(), expected.size());  // then the exit's own
+    toggles.resize(expected.size());
+    EXPECT_EQ(toggles, expected);
 }
 
 }  // namespace

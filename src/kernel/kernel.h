@@ -52,6 +52,7 @@ struct percpu {
     kernel* k = nullptr;
     int cpu = 0;
     preempt_word preempt_count;
+    preempt_check_limits preempt_limits;  // DEBUG_PREEMPT's, and the preempt tracer's hook
     std::atomic<bool> irqs_off{true};
     rq runqueue;
     hrtimer_cpu_base hrtimers;

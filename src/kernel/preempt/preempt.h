@@ -13,8 +13,9 @@ void preempt_schedule();
 
 // The preemptirq tracepoints (CONFIG_TRACE_PREEMPT_TOGGLE, TRACE_IRQFLAGS):
 // preempt_disable/enable on the outermost transition of the whole count,
-// irq_disable/enable on a real change. Out of line, behind the static key:
-// the functions test the CPU's live trace mask.
+// irq_disable/enable on a real change. Out of line: the preempt ones behind
+// DEBUG_PREEMPT's checks (preempt_check_limits), the irq ones behind the
+// static key; the functions test the CPU's live trace mask.
 inline constexpr std::uint64_t PREEMPT_TRACE_BITS =
     trace_bit(trace_event::preempt_disable) | trace_bit(trace_event::preempt_enable);
 inline constexpr std::uint64_t IRQ_TRACE_BITS = trace_bit(trace_event::irq_disable) | trace_bit(trace_event::irq_enable);
@@ -27,36 +28,45 @@ inline std::uint32_t preempt_count() { return preempt_word_here().count(); }
 
 // preempt_count_add/sub with CONFIG_DEBUG_PREEMPT's checks: an underflow is
 // reported and not applied, as Linux does. The checks are inline (they run
-// at every lock and unlock); only their reports are out of line.
+// at every lock and unlock); what fails them is out of line: the reports,
+// and the preempt tracer, which makes them fail while it is live.
 void preempt_count_add_overflow_warn();
 bool preempt_count_sub_underflow_warn(std::uint32_t val, std::uint32_t pc);
-inline void preempt_count_add(std::uint32_t val) {
-    preempt_word& w = preempt_word_here();
-    w.add(val);
-    if ((w.count() & PREEMPT_MASK) >= PREEMPT_MASK - 10) [[unlikely]]
-        preempt_count_add_overflow_warn();
-    if (tracepoints_compiled && trace_gate_open()) [[unlikely]]
-        trace_preempt_toggle(trace_event::preempt_disable, val, __builtin_return_address(0));
+[[gnu::cold]] void preempt_count_add_slow(std::uint32_t val, const void* caller);
+// True: an underflow, reported; the sub must not be applied.
+[[gnu::cold]] bool preempt_count_sub_slow(std::uint32_t val, std::uint32_t pc, const void* caller);
+// Compiled out, the tracer leaves Linux's constant limits.
+inline const preempt_check_limits& preempt_limits(const percpu& pc) {
+    static constexpr preempt_check_limits untraced;
+    return tracepoints_compiled ? pc.preempt_limits : untraced;
 }
-inline bool preempt_count_sub_would_underflow(std::uint32_t val) {
-    const std::uint32_t pc = preempt_count();
-    if (val > pc || (val < PREEMPT_MASK && !(pc & PREEMPT_MASK))) [[unlikely]]
-        return preempt_count_sub_underflow_warn(val, pc);
+inline void preempt_count_add(std::uint32_t val) {
+    percpu& pc = this_cpu();
+    pc.preempt_count.add(val);
+    if (static_cast<std::uint8_t>(pc.preempt_count.count()) >= preempt_limits(pc).add_warn_at) [[unlikely]]
+        preempt_count_add_slow(val, __builtin_return_address(0));
+}
+// The checks before a sub; true if it must not be applied. A sub of a
+// softirq or bigger offset has no PREEMPT-field check to hook: the static
+// key gates its trace.
+inline bool preempt_count_sub_check(std::uint32_t val) {
+    const percpu& pc = this_cpu();
+    const std::uint32_t count = pc.preempt_count.count();
+    const bool hook = val < PREEMPT_MASK ? static_cast<std::uint8_t>(count) <= preempt_limits(pc).sub_floor
+                                         : tracepoints_compiled && trace_gate_open();
+    if (val > count || hook) [[unlikely]]
+        return preempt_count_sub_slow(val, count, __builtin_return_address(0));
     return false;
 }
 inline void preempt_count_sub(std::uint32_t val) {
-    if (preempt_count_sub_would_underflow(val)) return;
-    if (tracepoints_compiled && trace_gate_open()) [[unlikely]]
-        trace_preempt_toggle(trace_event::preempt_enable, val, __builtin_return_address(0));
+    if (preempt_count_sub_check(val)) return;
     preempt_word_here().sub(val);
 }
 
 inline void preempt_disable() { preempt_count_add(PREEMPT_OFFSET); }
 // Outermost enable with a folded reschedule: the raw word hits exactly 0.
 inline void preempt_enable() {
-    if (preempt_count_sub_would_underflow(PREEMPT_OFFSET)) return;
-    if (tracepoints_compiled && trace_gate_open()) [[unlikely]]
-        trace_preempt_toggle(trace_event::preempt_enable, PREEMPT_OFFSET, __builtin_return_address(0));
+    if (preempt_count_sub_check(PREEMPT_OFFSET)) return;
     if (preempt_word_here().sub_and_test(PREEMPT_OFFSET)) [[unlikely]]
         preempt_schedule();
 }

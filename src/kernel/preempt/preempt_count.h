@@ -103,6 +103,24 @@ private:
     std::atomic<std::uint32_t> word_{PREEMPT_DISABLED};
 };
 
+// CONFIG_DEBUG_PREEMPT's limits for preempt_count_add/sub, per CPU. The
+// preempt tracer (the preempt_disable/enable events, the preemptoff and
+// preemptirqsoff latency tracers) is hooked into these checks: while it is
+// live, trace_array::publish sets the limits so that every add and sub fails
+// its check and takes the out-of-line path, which traces. Off, the hook costs
+// nothing beyond the check Linux makes anyway (no static-key no-op).
+// Bytes, as the PREEMPT field is: each check stays one compare.
+struct preempt_check_limits {
+    static constexpr std::uint8_t ADD_WARN_AT = PREEMPT_MASK - 10;
+    std::uint8_t add_warn_at = ADD_WARN_AT;  // warn when the PREEMPT field reaches it
+    std::uint8_t sub_floor = 0;              // warn when a sub finds the PREEMPT field at or below it
+    void set_traced(bool on) {
+        add_warn_at = on ? 0 : ADD_WARN_AT;
+        sub_floor = on ? PREEMPT_MASK : 0;
+    }
+};
+static_assert(PREEMPT_MASK == 0xff, "preempt_check_limits compares the PREEMPT field as a byte");
+
 // Context predicates on a count (NEED_RESCHED already masked off).
 constexpr std::uint32_t nmi_count(std::uint32_t pc) { return pc & NMI_MASK; }
 constexpr std::uint32_t hardirq_count(std::uint32_t pc) { return pc & HARDIRQ_MASK; }

@@ -128,7 +128,10 @@ void trace_array::publish(kernel& k) {
     std::uint64_t live = record_mask_;
     for (const trace_probe* p : probes_) live |= p->events();
     live_mask = live;
-    for (int c = 0; c < k.nr_cpus(); ++c) k.cpu(c).trace_mask = live;
+    for (int c = 0; c < k.nr_cpus(); ++c) {
+        k.cpu(c).trace_mask = live;
+        k.cpu(c).preempt_limits.set_traced(tracepoints_compiled && (live & PREEMPT_TRACE_BITS) != 0);
+    }
     if ((live != 0) != holds_gate_) {
         holds_gate_ = live != 0;
         if (holds_gate_)
