@@ -5,7 +5,9 @@
 
 #include <atomic>
 
+#include "kernel/irq/softirq.h"
 #include "kpreempt/kpreempt.h"
+#include "stack_where.h"
 #include "test_util.h"
 
 namespace kp {
@@ -145,6 +147,53 @@ TEST(Host, AttachedDeviceFiresInRealTimeAndStopsAtItsStop) {
     // delivery, as on a real line.
     EXPECT_GE(handled.load(), 1);
     EXPECT_LE(handled.load(), 10);
+}
+
+// The per-vCPU irq stack, by the stack pointer: a line raised by the task
+// itself is taken at its burn's next poll point, on the task's stack from
+// user mode, on the irq stack from kernel mode, and the softirq served at
+// that irq's exit stays where the handler was.
+TEST(Host, HandlersFromKernelModeRunOnTheVcpusIrqStack) {
+    host m(host_config(1, preempt_mode::full));
+    std::atomic<int> step{0};  // 0: user mode, 1: kernel mode
+    std::atomic<stack_where> handler[2] = {stack_where::elsewhere, stack_where::elsewhere};
+    std::atomic<stack_where> net[2] = {stack_where::elsewhere, stack_where::elsewhere};
+    m.request_irq(1, "dev", [&] {
+        handler[step.load()].store(where_am_i());
+        raise_softirq_irqoff(NET_RX_SOFTIRQ);
+    });
+    open_softirq(m.kern(), NET_RX_SOFTIRQ, [&] { net[step.load()].store(where_am_i()); });
+    m.spawn({.name = "raiser"}, [&] {
+        m.raise_irq(1);
+        burn(msecs(1));
+        step.store(1);
+        syscall_section sys;
+        m.raise_irq(1);
+        burn(msecs(1));
+    });
+    EXPECT_EQ(m.run(secs(20)), host_machine::stop_reason::all_exited);
+    EXPECT_EQ(handler[0].load(), stack_where::task);
+    EXPECT_EQ(net[0].load(), stack_where::task);
+    EXPECT_EQ(handler[1].load(), stack_where::irq);
+    EXPECT_EQ(net[1].load(), stack_where::irq);
+}
+
+// The asynchronous entry (the signal on the sigaltstack, the redirect to
+// the interrupted task's stack) ends on the irq stack too: a device firing
+// while the only task burns in kernel mode, or while the vCPU idles, is
+// handled there every time.
+TEST(Host, AsynchronousDeviceInterruptsRunOnTheVcpusIrqStack) {
+    host m(host_config(1, preempt_mode::full));
+    std::atomic<int> on_irq{0}, off_irq{0};
+    m.request_irq(3, "tick-dev", [&] { (where_am_i() == stack_where::irq ? on_irq : off_irq).fetch_add(1); });
+    m.machine().attach_device(3, {.start = msecs(1), .period = msecs(1), .stop = usecs(10500)});
+    m.spawn({.name = "kbusy"}, [] {
+        syscall_section sys;
+        burn(msecs(20));
+    });
+    EXPECT_EQ(m.run(secs(20)), host_machine::stop_reason::all_exited);
+    EXPECT_GE(on_irq.load(), 1);
+    EXPECT_EQ(off_irq.load(), 0);
 }
 
 // The seed notes' diagram on one real vCPU. The device interrupt is raised

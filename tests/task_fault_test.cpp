@@ -120,6 +120,27 @@ TEST(TaskFaultDeathTest, StackOverflowWithAnotherStackSizeReportsThatSize) {
         testing::KilledBySignal(SIGABRT), overflow_report("overflow", pid, 64));
 }
 
+// A device handler that recurses without end, taken in kernel mode: it runs
+// on CPU 0's irq stack and overflows that, reported as Linux reports it.
+TEST(TaskFaultDeathTest, IrqStackOverflowIsReportedAsTheIrqStacks) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            sim m(one_cpu());
+            m.request_irq(1, "deep", [] { recurse(0); });
+            m.spawn({.name = "kernel"}, [] {
+                syscall_section sys;
+                burn(msecs(1));
+            });
+            m.raise_irq(usecs(100), 0, 1);
+            m.run(secs(1));
+        },
+        testing::KilledBySignal(SIGABRT),
+        "BUG: IRQ stack guard page was hit at [0-9a-f]{16} \\(stack is [0-9a-f]{16}\\.\\.[0-9a-f]{16}\\)\n"
+        "kpreempt: interrupt handlers overflowed the 64 KiB irq stack of CPU 0\n"
+        "Kernel panic - not syncing: IRQ stack guard page was hit\n");
+}
+
 // A signal whose handler runs on the interrupted stack (no SA_ONSTACK, as a
 // timer's may) arriving in a task stack's last bytes: the kernel cannot push
 // its frame there and sends a SIGSEGV with no fault address instead. The

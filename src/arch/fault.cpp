@@ -73,19 +73,29 @@ private:
     std::size_t len_ = 0;
 };
 
-// A task ran into its stack's guard page: Linux's handle_stack_overflow
-// report (its first and last lines), the task by name between them, then
-// the end of the process. Nothing on the overflowed stack can be resumed
-// and no frame of it can be unwound; the kernel panics for the same reason
-// when the stack is its own. addr is the fault's address, or the stack
-// pointer when the kernel gave none (see guard_page_hit).
+// A task ran into its stack's guard page, or interrupt handlers into their
+// CPU's irq stack's: Linux's handle_stack_overflow report (its first and
+// last lines, with stack_type_name(): "TASK", "IRQ"), the owner by name
+// between them, then the end of the process. Nothing on the overflowed
+// stack can be resumed and no frame of it can be unwound; the kernel panics
+// for the same reason when the stack is its own. addr is the fault's
+// address, or the stack pointer when the kernel gave none (see
+// guard_page_hit).
 [[noreturn]] void stack_overflow(const guard_hit& hit, std::uintptr_t addr) {
+    const bool irq = hit.kind == stack_kind::irq;
+    const char* type = irq ? "IRQ" : "TASK";
+    const std::uintmax_t kib = (hit.top - hit.bottom) / 1024;
     report_text r;
-    r.str("BUG: TASK stack guard page was hit at ").hex(addr);
+    r.str("BUG: ").str(type).str(" stack guard page was hit at ").hex(addr);
     r.str(" (stack is ").hex(hit.bottom).str("..").hex(hit.top).str(")").end_line();
-    r.str("kpreempt: task ").str(hit.comm).str("[").dec(static_cast<std::uintmax_t>(hit.pid));
-    r.str("] overflowed its ").dec((hit.top - hit.bottom) / 1024).str(" KiB stack").end_line();
-    r.str("Kernel panic - not syncing: TASK stack guard page was hit").end_line();
+    if (irq) {
+        r.str("kpreempt: interrupt handlers overflowed the ").dec(kib).str(" KiB irq stack of CPU ");
+        r.dec(static_cast<std::uintmax_t>(hit.cpu)).end_line();
+    } else {
+        r.str("kpreempt: task ").str(hit.comm).str("[").dec(static_cast<std::uintmax_t>(hit.pid));
+        r.str("] overflowed its ").dec(kib).str(" KiB stack").end_line();
+    }
+    r.str("Kernel panic - not syncing: ").str(type).str(" stack guard page was hit").end_line();
     r.write_to_stderr();
     std::abort();  // async-signal-safe; SIGABRT, exit status 134 in a shell
 }

@@ -20,6 +20,7 @@
 
 extern "C" void kp_stack_switch(void** save_sp, void* new_sp);
 extern "C" void kp_stack_trampoline();
+extern "C" void kp_call_on_stack(void* top, void (*fn)(void*), void* arg, void** save_sp);
 
 namespace kp {
 
@@ -115,8 +116,10 @@ guard_hit make_owner(std::uintptr_t guard, std::uintptr_t bottom, std::size_t si
     h.top = bottom + size;
     h.pid = owner.pid;
     const std::size_t n = std::min(owner.comm.size(), sizeof h.comm - 1);
-    std::memcpy(h.comm, owner.comm.data(), n);
+    if (n != 0) std::memcpy(h.comm, owner.comm.data(), n);  // an irq stack has no comm (data() may be null)
     h.comm[n] = '\0';
+    h.kind = owner.kind;
+    h.cpu = owner.cpu;
     return h;
 }
 
@@ -229,6 +232,86 @@ void stack_first_entry() {
 #if KP_SANITIZE
     __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
 #endif
+}
+
+// ---- calling a function on another stack ------------------------------------
+
+namespace {
+
+// The sanitizers' fiber annotations of call_on_stack, no-ops without
+// KP_SANITIZE. The called stack is a fiber of its own that dies at every
+// return (no fake stack is kept for it); the caller's fake stack is kept.
+void fiber_leave(void** keep_fake_stack, const void* to_bottom, std::size_t to_size) {
+#if KP_SANITIZE
+    __sanitizer_start_switch_fiber(keep_fake_stack, to_bottom, to_size);
+#else
+    (void)keep_fake_stack, (void)to_bottom, (void)to_size;
+#endif
+}
+
+void fiber_arrive(void* fake_stack, const void** from_bottom, std::size_t* from_size) {
+#if KP_SANITIZE
+    __sanitizer_finish_switch_fiber(fake_stack, from_bottom, from_size);
+#else
+    (void)fake_stack, (void)from_bottom, (void)from_size;
+#endif
+}
+
+struct on_stack_call {
+    void (*fn)(void*);
+    void* arg;
+    const void* from_bottom = nullptr;  // the calling stack, as the sanitizers knew it
+    std::size_t from_size = 0;
+};
+
+// The first frame on the called stack: arrive, run fn, leave (also when fn
+// throws, so that the caller's landing pads run on a stack the sanitizers
+// know).
+void on_stack_entry(void* p) {
+    auto& call = *static_cast<on_stack_call*>(p);
+    fiber_arrive(nullptr, &call.from_bottom, &call.from_size);
+    struct leave_on_return {
+        on_stack_call& call;
+        ~leave_on_return() { fiber_leave(nullptr, call.from_bottom, call.from_size); }
+    } leave{call};
+    call.fn(call.arg);
+}
+
+// `running` describes the called stack while the call lasts (see stack.h),
+// and the calling stack again afterwards, also on unwinding.
+class running_on {
+public:
+    running_on(stack_context& running, const task_stack& stack)
+        : running_(running), bottom_(running.bottom), size_(running.size) {
+        assert(running.outer_sp == nullptr && "call_on_stack does not nest");
+        running.bottom = stack.bottom();
+        running.size = stack.size();
+    }
+    ~running_on() {
+        running_.bottom = bottom_;
+        running_.size = size_;
+        running_.outer_sp = nullptr;
+        fiber_arrive(fake_stack_, nullptr, nullptr);
+    }
+    running_on(const running_on&) = delete;
+    running_on& operator=(const running_on&) = delete;
+    void** fake_stack_slot() { return &fake_stack_; }
+
+private:
+    stack_context& running_;
+    void* bottom_;
+    std::size_t size_;
+    void* fake_stack_ = nullptr;  // the calling stack's, kept while away
+};
+
+}  // namespace
+
+void call_on_stack(stack_context& running, const task_stack& stack, void (*fn)(void*), void* arg) {
+    const auto top = (reinterpret_cast<std::uintptr_t>(stack.bottom()) + stack.size()) & ~std::uintptr_t{15};
+    on_stack_call call{fn, arg};
+    running_on scope(running, stack);
+    fiber_leave(scope.fake_stack_slot(), stack.bottom(), stack.size());
+    kp_call_on_stack(reinterpret_cast<void*>(top), on_stack_entry, &call, &running.outer_sp);
 }
 
 }  // namespace kp

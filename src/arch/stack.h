@@ -11,10 +11,17 @@
 
 namespace kp {
 
-// Who runs on a stack, as the overflow report names it: comm and pid.
+// What a stack is for, as Linux's stack_type_name() names it in the
+// overflow report: a task's stack, or a CPU's hardirq stack.
+enum class stack_kind : std::uint8_t { task, irq };
+
+// Who runs on a stack, as the overflow report names it: a task's comm and
+// pid, or for an irq stack its CPU.
 struct stack_owner {
     std::string_view comm;  // at most TASK_COMM_LEN - 1 = 15 characters are kept
     int pid = 0;
+    stack_kind kind = stack_kind::task;
+    int cpu = -1;           // an irq stack's CPU
 };
 
 // What the guard-page registry knows of one stack (a copy: the stack may be
@@ -25,6 +32,8 @@ struct guard_hit {
     std::uintptr_t top = 0;
     int pid = 0;
     char comm[16] = {};           // NUL-terminated
+    stack_kind kind = stack_kind::task;
+    int cpu = -1;
 };
 
 // Whether addr lies in the guard page of a live task stack, or less than
@@ -41,6 +50,10 @@ struct stack_context {
     void* bottom = nullptr;        // lowest usable address (above the guard)
     std::size_t size = 0;          // usable bytes
     void* asan_fake_stack = nullptr;
+    // While this context's code runs on another stack (call_on_stack): its
+    // stack pointer on its own stack, where its older frames are. Null
+    // otherwise.
+    void* outer_sp = nullptr;
 };
 
 // An owned, guarded stack.
@@ -87,5 +100,15 @@ void stack_switch(stack_context& from, stack_context& to, switch_kind kind = swi
 
 // First thing an entry function does on a fresh stack (sanitizer bookkeeping).
 void stack_first_entry();
+
+// Run fn(arg) on `stack`, from its top, and return here on the calling
+// stack (x86's call_on_stack, for the per-CPU irq stack). `running` is the
+// context of the calling code (the current task's): while fn runs it
+// describes `stack` (bottom, size, and outer_sp is set), because fn may be
+// switched away from and back to through `running` (a simulated CPU parks
+// in burn()), and stack_switch tells the sanitizers which stack it resumes
+// from those bounds. Nothing else may run on `stack` meanwhile. An
+// exception from fn comes back through here (the unwinders see the frames).
+void call_on_stack(stack_context& running, const task_stack& stack, void (*fn)(void*), void* arg);
 
 }  // namespace kp

@@ -27,6 +27,7 @@ kernel::kernel(const kernel_config& cfg, arch_machine& arch) : cfg_(cfg), arch_(
         pc->cpu = c;
         pc->runqueue.k = this;
         pc->runqueue.cpu = c;
+        pc->hardirq_stack = std::make_unique<task_stack>(IRQ_STACK_SIZE, stack_owner{.kind = stack_kind::irq, .cpu = c});
         cpus_.push_back(std::move(pc));
     }
     for (int c = 0; c < cfg.nr_cpus; ++c) {
@@ -46,9 +47,13 @@ kernel::kernel(const kernel_config& cfg, arch_machine& arch) : cfg_(cfg), arch_(
 
 kernel::~kernel() {
     // Tasks that never exited are dropped here with their frames, unwound by
-    // nobody (see task_stack::forget_frames and docs).
+    // nobody (see task_stack::forget_frames and docs). A CPU stopped on its
+    // irq stack leaves its task's newest frames there (from ctx.sp up), its
+    // older ones on the task's stack (from ctx.outer_sp up).
+    for (auto& pc : cpus_)
+        if (pc->hardirq_stack_inuse && pc->current_task) pc->hardirq_stack->forget_frames(pc->current_task->ctx.sp);
     for (auto& t : tasks_)
-        if (t->stack) t->stack->forget_frames(t->ctx.sp);
+        if (t->stack) t->stack->forget_frames(t->ctx.outer_sp ? t->ctx.outer_sp : t->ctx.sp);
 }
 
 // The task list may grow while a host machine's vCPUs run (kernel_clone

@@ -64,6 +64,7 @@ struct percpu {
     std::uint64_t trace_mask = 0;  // trace events live on this CPU (trace_array::publish)
     callpath_counter* callpath = nullptr;  // counting call paths (trace/callpath.h)
     bool hardirq_stack_inuse = false;  // on the irq stack (x86 pcpu_hot.hardirq_stack_inuse)
+    std::unique_ptr<task_stack> hardirq_stack;  // the irq stack (x86 hardirq_stack_ptr), IRQ_STACK_SIZE
     // Set by the machine just before it delivers an interrupt where a task's
     // own code ran (burn(), or the host's redirected code): the only places
     // an interrupt can come from user mode (user_mode(regs)). Anywhere else

@@ -88,9 +88,30 @@ const char* entry_name(irq_source src) {
     return "common_interrupt";
 }
 
+// hardirq_stack_inuse for the time on the irq stack (also on unwinding).
+class irq_stack_inuse {
+public:
+    explicit irq_stack_inuse(percpu& pc) : pc_(pc) { pc_.hardirq_stack_inuse = true; }
+    ~irq_stack_inuse() { pc_.hardirq_stack_inuse = false; }
+    irq_stack_inuse(const irq_stack_inuse&) = delete;
+    irq_stack_inuse& operator=(const irq_stack_inuse&) = delete;
+
+private:
+    percpu& pc_;
+};
+
 }  // namespace
 
 bool on_irq_stack() { return this_cpu().hardirq_stack_inuse; }
+
+void call_on_irqstack_cond(percpu& pc, bool from_user, void (*fn)(void*), void* arg) {
+    if (from_user || pc.hardirq_stack_inuse) {
+        fn(arg);
+        return;
+    }
+    irq_stack_inuse inuse(pc);
+    call_on_stack(pc.current_task->ctx, *pc.hardirq_stack, fn, arg);
+}
 
 void handle_arch_irq(irq_source src) {
     assert(irqs_disabled());
@@ -99,14 +120,17 @@ void handle_arch_irq(irq_source src) {
     trace_point(trace_event::irq_disable, reinterpret_cast<std::intptr_t>(&handle_arch_irq), 0);
     const irqentry_state state = irqentry_enter();
     named_shadow_frame frame{entry_name(src)};
-    {
-        irq_stack_guard stack(pc.hardirq_stack_inuse, state.from_user);
+    // Between irqentry_enter and irqentry_exit, on the irq stack as x86's
+    // run_sysvec_on_irqstack_cond; irqentry_exit and its preemption run
+    // back on the task's stack.
+    auto on_irqstack = [&] {
         const cpu_bucket saved = account_set(pc, cpu_bucket::irq);
         irq_enter_rcu();
         dispatch(pc, src);
         irq_exit_rcu();  // softirqs at exit run on the same stack
         account_set(this_cpu(), saved);
-    }
+    };
+    call_on_irqstack_cond(pc, state.from_user, on_irqstack);
     irqentry_exit(state);
     trace_point(trace_event::irq_enable, reinterpret_cast<std::intptr_t>(&handle_arch_irq), 0);
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -102,25 +103,27 @@ void cpu_take_interrupt(irq_source src, bool at_user_point);
 // use). True while the calling CPU runs on its irq stack.
 bool on_irq_stack();
 
-// call_on_irqstack_cond's decision as a scope: switch to the irq stack
-// unless the interrupt came from user mode (the task's kernel stack is
-// empty then) or the irq stack is already in use (a nested interrupt).
-// Only the per-CPU flag is kept: the code really runs on the interrupted
-// task's host stack (docs/differences.md).
-class irq_stack_guard {
-public:
-    irq_stack_guard(bool& inuse, bool from_user) : inuse_(inuse), switched_(!from_user && !inuse) {
-        if (switched_) inuse_ = true;
-    }
-    ~irq_stack_guard() {
-        if (switched_) inuse_ = false;
-    }
-    irq_stack_guard(const irq_stack_guard&) = delete;
-    irq_stack_guard& operator=(const irq_stack_guard&) = delete;
+// Linux's IRQ_STACK_SIZE is 16 KiB (32 KiB with KASAN) of C frames. Ours
+// hold C++ handlers (std::function, the tracer, a workload's softirq
+// bodies), the simulated machine's park frames when a handler burns CPU
+// time, and under AddressSanitizer redzones that can double a frame. 64 KiB
+// is four times Linux's, a quarter of a default task stack, and no cost
+// until touched (MAP_NORESERVE) (docs/differences.md). A guard-page hit is
+// reported as Linux reports it: "BUG: IRQ stack guard page was hit".
+inline constexpr std::size_t IRQ_STACK_SIZE = 64 * 1024;
 
-private:
-    bool& inuse_;
-    bool switched_;
-};
+// call_on_irqstack_cond: run fn(arg) on the CPU's irq stack, with
+// hardirq_stack_inuse set, unless the interrupt came from user mode (the
+// task's kernel stack is empty then) or the irq stack is already in use (a
+// nested interrupt, or one during the softirqs served on it): then right
+// here on the current stack. The CPU's current task's stack_context follows
+// the switch (arch call_on_stack), so that a CPU parked on the irq stack
+// resumes on it.
+void call_on_irqstack_cond(percpu& pc, bool from_user, void (*fn)(void*), void* arg);
+
+template <class F>
+void call_on_irqstack_cond(percpu& pc, bool from_user, F& fn) {
+    call_on_irqstack_cond(pc, from_user, [](void* f) { (*static_cast<F*>(f))(); }, &fn);
+}
 
 }  // namespace kp

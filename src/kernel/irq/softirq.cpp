@@ -147,8 +147,8 @@ void do_softirq() {
     // do_softirq_own_stack: on the irq stack (never in use here, since
     // do_softirq does nothing in interrupt context).
     if (local_softirq_pending()) {
-        irq_stack_guard stack(this_cpu().hardirq_stack_inuse, false);
-        handle_softirqs(false);
+        auto serve = [] { handle_softirqs(false); };
+        call_on_irqstack_cond(this_cpu(), false, serve);
     }
 }
 
