@@ -50,10 +50,12 @@ printf '%-34s best %s  median %s\n' "compiled out (-DKP_TRACEPOINTS=OFF)" "$off_
 printf '%-34s best %s  median %s\n' "compiled in, off (default)" "$on_best" "$on_med"
 # Each round's two runs are neighbours in time: the median of the rounds'
 # ratios is the estimate least moved by the host's drift.
-paired=$(paste <(echo "${rates[off]}" | tr ' ' '\n' | grep .) <(echo "${rates[on]}" | tr ' ' '\n' | grep .) |
-         awk '{print $1/$2}' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
-awk -v a="$on_best" -v b="$off_best" -v p="$paired" \
-    'BEGIN {printf "cost when off, in time per event: %+.1f%% (median of the rounds), %+.1f%% (best against best)\n", (p-1)*100, (b/a-1)*100}'
+# The quartiles say how far to trust the median.
+read -r q1 paired q3 < <(paste <(echo "${rates[off]}" | tr ' ' '\n' | grep .) <(echo "${rates[on]}" | tr ' ' '\n' | grep .) |
+         awk '{print $1/$2}' | sort -g |
+         awk '{v[NR]=$1} END {print v[int((NR+3)/4)], v[int((NR+1)/2)], v[int((3*NR+3)/4)]}')
+awk -v a="$on_best" -v b="$off_best" -v p="$paired" -v q1="$q1" -v q3="$q3" \
+    'BEGIN {printf "cost when off, in time per event: %+.1f%% (median of the rounds; quartiles %+.1f%%, %+.1f%%), %+.1f%% (best against best)\n", (p-1)*100, (q1-1)*100, (q3-1)*100, (b/a-1)*100}'
 awk -v a="$all_rate" -v b="$off_best" \
     'BEGIN {printf "--trace all (one run): %s M/s, %.2fx the time per event of compiled out\n", a, b/a}'
 
