@@ -25,23 +25,15 @@ void trace_irq_disable(percpu& pc, const void* caller) {
     if (!was_off) trace_point(trace_event::irq_disable, reinterpret_cast<std::intptr_t>(caller), 0);
 }
 
-void preempt_count_add_slow(std::uint32_t val, const void* caller) {
-    if ((preempt_count() & PREEMPT_MASK) >= PREEMPT_MASK - 10) preempt_count_add_overflow_warn();
-    if (tracepoints_compiled && trace_gate_open()) trace_preempt_toggle(trace_event::preempt_disable, val, caller);
-}
-
-bool preempt_count_sub_slow(std::uint32_t val, std::uint32_t pc, const void* caller) {
-    if (preempt_count_sub_underflow_warn(val, pc)) return true;
-    if (tracepoints_compiled && trace_gate_open()) trace_preempt_toggle(trace_event::preempt_enable, val, caller);
-    return false;
-}
+namespace {
 
 void preempt_count_add_overflow_warn() {
     kernel_warn("kernel/sched/core.c preempt_count_add",
                 "DEBUG_LOCKS_WARN_ON((preempt_count() & PREEMPT_MASK) >= PREEMPT_MASK - 10)");
 }
 
-// Called only when one of the two checks failed: report the first that did.
+// Whether a sub of val from pc underflows; if so, the report of the first
+// check that fails.
 bool preempt_count_sub_underflow_warn(std::uint32_t val, std::uint32_t pc) {
     if (val > pc) {
         kernel_warn("kernel/sched/core.c preempt_count_sub", "DEBUG_LOCKS_WARN_ON(val > preempt_count())");
@@ -52,6 +44,19 @@ bool preempt_count_sub_underflow_warn(std::uint32_t val, std::uint32_t pc) {
                     "DEBUG_LOCKS_WARN_ON((val < PREEMPT_MASK) && !(preempt_count() & PREEMPT_MASK))");
         return true;
     }
+    return false;
+}
+
+}  // namespace
+
+void preempt_count_add_slow(std::uint32_t val, const void* caller) {
+    if ((preempt_count() & PREEMPT_MASK) >= PREEMPT_MASK - 10) preempt_count_add_overflow_warn();
+    if (tracepoints_compiled && trace_gate_open()) trace_preempt_toggle(trace_event::preempt_disable, val, caller);
+}
+
+bool preempt_count_sub_slow(std::uint32_t val, std::uint32_t pc, const void* caller) {
+    if (preempt_count_sub_underflow_warn(val, pc)) return true;
+    if (tracepoints_compiled && trace_gate_open()) trace_preempt_toggle(trace_event::preempt_enable, val, caller);
     return false;
 }
 

@@ -30,8 +30,6 @@ inline std::uint32_t preempt_count() { return preempt_word_here().count(); }
 // reported and not applied, as Linux does. The checks are inline (they run
 // at every lock and unlock); what fails them is out of line: the reports,
 // and the preempt tracer, which makes them fail while it is live.
-void preempt_count_add_overflow_warn();
-bool preempt_count_sub_underflow_warn(std::uint32_t val, std::uint32_t pc);
 [[gnu::cold]] void preempt_count_add_slow(std::uint32_t val, const void* caller);
 // True: an underflow, reported; the sub must not be applied.
 [[gnu::cold]] bool preempt_count_sub_slow(std::uint32_t val, std::uint32_t pc, const void* caller);
