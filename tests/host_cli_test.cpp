@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli_util.h"
+#include "kernel/trace/callpath.h"
 #include "workload/json.h"
 
 namespace {
@@ -184,6 +185,21 @@ TEST(HostCli, UnknownBackendIsAUsageError) {
         EXPECT_EQ(r.status, 2) << cmd;
         EXPECT_NE(r.out.find("--backend: unknown backend 'bogus' (sim"), std::string::npos) << r.out;
     }
+}
+
+// --callpaths on the host: each vCPU counts in its own map, merged when
+// printed. Every sleep returns to user mode through syscall_exit_to_user_mode.
+TEST(HostCli, CallpathsCountOnEveryVcpu) {
+    if (!kp::callpaths_compiled) GTEST_SKIP() << "built with -DKP_CALLPATHS=OFF";
+    const fs::path w = write_temp("host-callpaths.json", R"({
+        "global": {"kpreempt": {"cpus": 2}},
+        "tasks": {"a": {"instance": 2, "loop": 50, "run": 100, "sleep": 100}}})");
+    const auto r = run_kpreempt("run " + w.string() + " --backend host --callpaths exit_to_user_mode_prepare");
+    ASSERT_EQ(r.status, 0) << r.out;
+    const std::string stack = "@[\n        exit_to_user_mode_prepare\n        syscall_exit_to_user_mode\n]: ";
+    const std::size_t at = r.out.find(stack);
+    ASSERT_NE(at, std::string::npos) << r.out;
+    EXPECT_GE(std::stoll(r.out.substr(at + stack.size())), 2 * 50) << r.out;
 }
 
 TEST(HostCli, NmiSourceIsRefusedOnTheHostNamingTheField) {

@@ -383,13 +383,10 @@ void check_cpus(const workload& w, const kernel_config& cfg) {
 
 // What the host machine cannot do yet is refused before anything runs,
 // naming the field (docs/host.md, "Workloads on the host").
-void check_host_support(const workload& w, const run_options& opt) {
+void check_host_support(const workload& w) {
     for (const irq_source_def& d : w.global.irqs)
         if (d.nmi)
             throw workload_error(w.file + ": " + d.path + ".nmi: nmi sources are not available on the host machine yet");
-    if (!opt.callpaths.empty())
-        throw workload_error("--callpaths: not available on the host machine yet (the counter is not safe against "
-                             "vCPUs counting at once)");
 }
 
 // The cost model stands in for what the simulated machine's CPU work does
@@ -503,7 +500,7 @@ run_result run_workload(const workload& w, const run_options& opt) {
     const nsec_t duration = opt.duration.value_or(w.global.duration);
     const run_setup setup{w, opt, duration, duration > 0 ? duration : default_limit};
     if (opt.backend == backend_kind::host) {
-        check_host_support(w, opt);
+        check_host_support(w);
         drop_costs_on_host(w, cfg, out);
         host m(cfg);  // its clock starts here; the workload's times, at run_start()
         run_on(m, setup, out);

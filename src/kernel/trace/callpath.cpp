@@ -29,6 +29,7 @@ callpath_counter::~callpath_counter() {
 
 void callpath_counter::attach(kernel& k) {
     if (attached_) detach(*attached_);
+    if (counts_.size() < static_cast<std::size_t>(k.nr_cpus())) counts_.resize(static_cast<std::size_t>(k.nr_cpus()));
     for (int c = 0; c < k.nr_cpus(); ++c) k.cpu(c).callpath = this;
     attached_ = &k;
     static_key_slow_inc(callpath_key);
@@ -41,22 +42,29 @@ void callpath_counter::detach(kernel& k) {
     static_key_slow_dec(callpath_key);
 }
 
-void callpath_counter::on_enter(const shadow_stack& s, const char* fn) {
+void callpath_counter::on_enter(int cpu, const shadow_stack& s, const char* fn) {
     if (std::none_of(functions_.begin(), functions_.end(), [fn](const std::string& f) { return f == fn; })) return;
     const int kept = std::min(s.depth, shadow_stack::max_depth);
     std::vector<const char*> key(s.frames.rbegin() + (shadow_stack::max_depth - kept), s.frames.rend());
-    ++counts_[key];
+    ++counts_[static_cast<std::size_t>(cpu)][key];
+}
+
+callpath_counter::stack_counts callpath_counter::merged() const {
+    stack_counts all;
+    for (const stack_counts& cpu : counts_)
+        for (const auto& [stack, count] : cpu) all[stack] += count;
+    return all;
 }
 
 std::uint64_t callpath_counter::total() const {
     std::uint64_t n = 0;
-    for (const auto& [stack, count] : counts_) n += count;
+    for (const auto& [stack, count] : merged()) n += count;
     return n;
 }
 
 std::string callpath_counter::format() const {
     std::vector<std::pair<std::uint64_t, std::string>> rows;
-    for (const auto& [stack, count] : counts_) {
+    for (const auto& [stack, count] : merged()) {
         std::string text = "@[\n";
         for (const char* f : stack) text += std::string(8, ' ') + f + "\n";
         rows.emplace_back(count, text + "]: " + std::to_string(count) + "\n");
@@ -78,7 +86,7 @@ void shadow_push_slow(const char* fn) {
     shadow_stack& s = *t.kstack;
     if (s.depth < shadow_stack::max_depth) s.frames[static_cast<std::size_t>(s.depth)] = fn;
     ++s.depth;
-    pc->callpath->on_enter(s, fn);
+    pc->callpath->on_enter(pc->cpu, s, fn);
 }
 
 // Only if this function is on top: one entered before the counter was

@@ -32,8 +32,8 @@ public:
     callpath_counter& operator=(const callpath_counter&) = delete;
     void attach(kernel& k);
     void detach(kernel& k);
-    // Called by shadow_frame when a function is entered.
-    void on_enter(const shadow_stack& s, const char* fn);
+    // Called by shadow_frame when a function is entered on CPU `cpu`.
+    void on_enter(int cpu, const shadow_stack& s, const char* fn);
     // The map in bpftrace's printed form, ascending by count.
     std::string format() const;
     std::uint64_t total() const;
@@ -41,7 +41,11 @@ public:
 private:
     std::vector<std::string> functions_;
     kernel* attached_ = nullptr;
-    std::map<std::vector<const char*>, std::uint64_t> counts_;
+    // One map per CPU, each touched only by its own CPU, so that vCPUs
+    // counting at once (the host machine) share nothing; merged when read.
+    using stack_counts = std::map<std::vector<const char*>, std::uint64_t>;
+    std::vector<stack_counts> counts_;
+    stack_counts merged() const;
 };
 
 // The functions that mark themselves with a shadow_frame, by name.
