@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "kernel/sched/core.h"
+#include "kernel/sched/rq_lock.h"
 #include "kpreempt/kpreempt.h"
 #include "test_util.h"
 
@@ -301,6 +303,37 @@ TEST(SmpBalance, PeriodicBalanceSpreadsEightTasksOverFourCpus) {
         EXPECT_EQ(m.kern().cpu(c).acct.bucket[int(cpu_bucket::idle)], idle_then[std::size_t(c)]) << "cpu " << c;
     EXPECT_EQ(rec.migrations.size(), 6u);
     for (const task_struct* p : ts) EXPECT_GT(p->utime, msecs(40)) << p->comm;  // 2 per CPU: ~50 ms of 100
+}
+
+// __task_rq_lock (task_rq_lock's core): a task's CPU may change while the
+// caller waits for the lock of the runqueue it read; under the lock the CPU
+// is checked again and the right runqueue's lock taken. Here CPU 1 holds
+// both runqueues' locks and moves a sleeping task from CPU 0 to CPU 1 (as a
+// migration does) while CPU 2 waits for runqueue 0's lock on its behalf.
+TEST(SmpLocking, TaskRqLockFollowsATaskMovedWhileItWaited) {
+    sim m({.nr_cpus = 3});
+    task_struct& sleeper = m.spawn({.name = "sleeper", .cpu = 0}, [] { msleep(10); });
+    int locked_cpu = -1;
+    nsec_t locked_at = -1;
+    m.spawn({.name = "mover", .cpus = {1}, .kthread = true, .cpu = 1}, [&] {
+        burn(usecs(100));  // the sleeper is asleep by now
+        irq_guard irqs_off;
+        double_rq_lock(cpu_rq(m.kern(), 0), cpu_rq(m.kern(), 1));
+        burn(usecs(50));  // CPU 2 comes to runqueue 0's lock meanwhile
+        set_task_cpu(sleeper, 1);
+        double_rq_unlock(cpu_rq(m.kern(), 0), cpu_rq(m.kern(), 1));
+    });
+    m.spawn({.name = "locker", .cpus = {2}, .kthread = true, .cpu = 2}, [&] {
+        burn(usecs(120));
+        irq_guard irqs_off;
+        rq& rq = __task_rq_lock(sleeper);
+        locked_cpu = rq.cpu;
+        locked_at = m.now();
+        raw_spin_unlock_no_resched(rq.lock);
+    });
+    m.run(msecs(20));
+    EXPECT_EQ(locked_cpu, 1);
+    EXPECT_EQ(locked_at, usecs(150));
 }
 
 }  // namespace

@@ -42,6 +42,16 @@ void double_rq_lock(rq& a, rq& b) {
     raw_spin_lock(second.lock);
 }
 
+rq& __task_rq_lock(task_struct& p) {
+    assert(irqs_disabled());
+    for (;;) {
+        rq& rq = cpu_rq(*p.k, p.cpu);
+        raw_spin_lock(rq.lock);
+        if (p.cpu == rq.cpu) return rq;
+        raw_spin_unlock_no_resched(rq.lock);
+    }
+}
+
 void double_rq_unlock(rq& a, rq& b) {
     if (&a != &b) raw_spin_unlock_no_resched(b.lock);
     raw_spin_unlock_no_resched(a.lock);

@@ -37,6 +37,12 @@ struct rq_lock_irqsave_ops {
 };
 using rq_guard = scoped<rq_lock_irqsave_ops>;
 
+// __task_rq_lock: lock the runqueue p is on and return it. p's CPU can
+// change until that lock is held (a migration holds both runqueues' locks),
+// so it is checked again under the lock, and the lock retaken if p moved.
+// Irqs must be off.
+rq& __task_rq_lock(task_struct& p);
+
 // double_rq_lock: both locks, lower CPU number first. Irqs must be off.
 void double_rq_lock(rq& a, rq& b);
 void double_rq_unlock(rq& a, rq& b);

@@ -24,11 +24,13 @@ namespace {
 
 // The change protocol (Linux's sched_change guard): take the task out of
 // its class, change it, put it back; a running task is put and set again.
+// Under task_rq_lock: p's pi_lock (no wakeup places p meanwhile), then its
+// runqueue's lock.
 template <class Change>
 void change_task(task_struct& p, Change change) {
     irq_guard irqs_off;
-    rq& rq = cpu_rq(*p.k, p.cpu);
-    raw_spin_lock(rq.lock);
+    p.pi_lock.lock(p.k->arch());
+    rq& rq = __task_rq_lock(p);
     update_rq_clock(rq);
     const bool queued = p.on_rq != 0;
     const bool running = task_current(rq, p);
@@ -42,6 +44,7 @@ void change_task(task_struct& p, Change change) {
     if (running) resched_curr(rq);
     else if (queued) wakeup_preempt(rq, p, 0);
     raw_spin_unlock_no_resched(rq.lock);
+    p.pi_lock.unlock(p.k->arch());
 }
 
 }  // namespace
@@ -83,14 +86,15 @@ void migrate_if_disallowed(task_struct& p) {
 void set_cpus_allowed_ptr(task_struct& p, const cpumask& mask) {
     {
         irq_guard irqs_off;
-        rq& rq = cpu_rq(*p.k, p.cpu);
-        raw_spin_lock(rq.lock);
+        p.pi_lock.lock(p.k->arch());  // task_rq_lock: a wakeup reads the mask under it
+        rq& rq = __task_rq_lock(p);
         p.cpus_mask = mask;
         p.nr_cpus_allowed = static_cast<int>(mask.count());
         // A running task leaves at its next switch (finish_task_switch
         // moves it, as Linux's stopper-based migration would).
         if (task_current(rq, p) && !mask.test(static_cast<std::size_t>(rq.cpu))) resched_curr(rq);
         raw_spin_unlock_no_resched(rq.lock);
+        p.pi_lock.unlock(p.k->arch());
     }
     migrate_if_disallowed(p);
     preempt_check_resched();

@@ -88,8 +88,7 @@ void ttwu_do_activate(rq& rq, task_struct& p, int wake_flags) {
 // The task is still queued (it set a sleeping state but has not switched
 // out yet, or was preempted in it): just mark it running.
 bool ttwu_runnable(task_struct& p, int wake_flags) {
-    rq& rq = cpu_rq(*p.k, p.cpu);
-    raw_spin_lock(rq.lock);
+    rq& rq = __task_rq_lock(p);
     const bool queued = p.on_rq != 0;
     if (queued) {
         update_rq_clock(rq);
