@@ -216,31 +216,10 @@ void stack_context_of_this_thread(stack_context& ctx) {
     ctx.size = size;
 }
 
-void stack_switch(stack_context& from, stack_context& to, [[maybe_unused]] switch_kind kind) {
-    assert(to.sp != nullptr);
-#if KP_SANITIZE
-    __sanitizer_start_switch_fiber(kind == switch_kind::from_dies ? nullptr : &from.asan_fake_stack,
-                                   to.bottom, to.size);
-#endif
-    kp_stack_switch(&from.sp, to.sp);
-#if KP_SANITIZE
-    __sanitizer_finish_switch_fiber(from.asan_fake_stack, nullptr, nullptr);
-#endif
-}
-
-void stack_first_entry() {
-#if KP_SANITIZE
-    __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
-#endif
-}
-
-// ---- calling a function on another stack ------------------------------------
-
 namespace {
 
-// The sanitizers' fiber annotations of call_on_stack, no-ops without
-// KP_SANITIZE. The called stack is a fiber of its own that dies at every
-// return (no fake stack is kept for it); the caller's fake stack is kept.
+// The sanitizers' fiber annotations of every stack switch, no-ops without
+// KP_SANITIZE.
 void fiber_leave(void** keep_fake_stack, const void* to_bottom, std::size_t to_size) {
 #if KP_SANITIZE
     __sanitizer_start_switch_fiber(keep_fake_stack, to_bottom, to_size);
@@ -256,6 +235,23 @@ void fiber_arrive(void* fake_stack, const void** from_bottom, std::size_t* from_
     (void)fake_stack, (void)from_bottom, (void)from_size;
 #endif
 }
+
+}  // namespace
+
+void stack_switch(stack_context& from, stack_context& to, switch_kind kind) {
+    assert(to.sp != nullptr);
+    fiber_leave(kind == switch_kind::from_dies ? nullptr : &from.asan_fake_stack, to.bottom, to.size);
+    kp_stack_switch(&from.sp, to.sp);
+    fiber_arrive(from.asan_fake_stack, nullptr, nullptr);
+}
+
+void stack_first_entry() { fiber_arrive(nullptr, nullptr, nullptr); }
+
+// ---- calling a function on another stack ------------------------------------
+// The called stack is a fiber of its own that dies at every return (no fake
+// stack is kept for it); the caller's fake stack is kept.
+
+namespace {
 
 struct on_stack_call {
     void (*fn)(void*);
