@@ -205,6 +205,22 @@ TEST(TaskAccounting, SwitchCountsAndTimesForAPreemptionScenario) {
     expect_books_balance(m);
 }
 
+// A switch between two tasks that both stay in kernel mode changes no
+// bucket, but the time so far is still the old task's: each kthread is
+// charged exactly its own work.
+TEST(TaskAccounting, KernelTimeBeforeASwitchIsTheOldTasks) {
+    sim m({.nr_cpus = 1, .hz = 1000, .model = preempt_mode::full});
+    task_struct& k1 = m.spawn({.name = "k1", .kthread = true}, [] {
+        burn(usecs(300));
+        msleep(1);
+    });
+    task_struct& k2 = m.spawn({.name = "k2", .kthread = true}, [] { burn(usecs(200)); });
+    EXPECT_EQ(m.run(secs(1)), sim_machine::stop_reason::all_exited);
+    EXPECT_EQ(k1.stime, usecs(300));
+    EXPECT_EQ(k2.stime, usecs(200));
+    expect_books_balance(m);
+}
+
 // ---- the cost model ------------------------------------------------------
 
 struct diagram_times {

@@ -27,18 +27,20 @@ inline void account_flush_at(percpu& pc, nsec_t now) {
 inline void account_flush(percpu& pc) { account_flush_at(pc, pc.k->arch().now()); }
 
 // Switch the CPU's bucket at `now`; returns the previous one (for irq
-// nesting). Staying in the same bucket needs no flush: the time since the
-// last one is charged to the same bucket later, and to the same task, since
-// the current task changes only in __schedule, right after an account_set.
+// nesting). Always flushes: __schedule calls it right before the current
+// task changes, and the time so far is the old task's.
 inline cpu_bucket account_set_at(percpu& pc, cpu_bucket b, nsec_t now) {
-    const cpu_bucket prev = pc.acct.cur;
-    if (b == prev) return prev;
     account_flush_at(pc, now);
+    const cpu_bucket prev = pc.acct.cur;
     pc.acct.cur = b;
     return prev;
 }
+// Staying in the same bucket needs no flush, and so no clock read: the time
+// since the last flush is charged to the same bucket later, and to the same
+// task, since the current task changes only in __schedule, right after an
+// account_set_at.
 inline cpu_bucket account_set(percpu& pc, cpu_bucket b) {
-    if (b == pc.acct.cur) return b;  // no clock read (see account_set_at)
+    if (b == pc.acct.cur) return b;
     return account_set_at(pc, b, pc.k->arch().now());
 }
 
